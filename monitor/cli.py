@@ -1,0 +1,275 @@
+"""The `guanchao` command: thin verbs over the core, for people and for pipelines.
+
+Bad usage or unreadable input ends with one line on stderr and exit code 2, never a
+traceback. Output meant for machines goes to stdout; counts and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TransferSpeedColumn
+from rich.table import Table
+
+from monitor.analysis import Analysis, analyze
+from monitor.compliance import Verdict, default_checker
+from monitor.enrich import Enricher, build_scorer
+from monitor.inputs import STDIN, Format, InputError, Row, open_source, read_rows
+from monitor.records import REQUIRED_FIELDS
+from monitor.report import render_report
+from monitor.sentiment import ModelError
+from monitor.settings import ConfigError, Settings, load_settings
+
+SAMPLE_EXPORT = Path(__file__).parent / "samples" / "comments.jsonl"
+MAX_COPY_BYTES = 1_000_000
+
+app = typer.Typer(
+    help="观潮 Guanchao: sentiment and crisis monitoring for Chinese social media.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="GUANCHAO_CONFIG",
+        help="YAML config file (default: the packaged one).",
+        dir_okay=False,
+    ),
+]
+FormatOption = Annotated[str, typer.Option("--input-format", help="auto, lines, csv or jsonl.")]
+EncodingOption = Annotated[
+    str, typer.Option("--encoding", help="Text encoding of the input, e.g. gbk for Excel.")
+]
+
+
+def main() -> None:
+    app()
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(2)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Errors a user can fix become one line and exit code 2."""
+    try:
+        yield
+    except (InputError, ConfigError, ModelError) as error:
+        fail(str(error))
+
+
+def _format(value: str) -> Format:
+    if value not in ("auto", "lines", "csv", "jsonl"):
+        fail(f"--input-format must be auto, lines, csv or jsonl, not {value!r}")
+    return value  # type: ignore[return-value]  # checked just above
+
+
+@contextmanager
+def _progress(source: str) -> Iterator[Callable[[int], None]]:
+    """A byte-based progress bar on a terminal for files; a no-op otherwise."""
+    if source == STDIN or not err.is_terminal:
+        yield lambda _: None
+        return
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(Path(source).name, total=Path(source).stat().st_size)
+        yield lambda size: progress.advance(task, size)
+
+
+def _report_skipped(skipped: Counter[str], done: int, verb: str) -> None:
+    if skipped:
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in skipped.most_common())
+        err.print(f"{verb} {done}, skipped {skipped.total()} ({reasons})")
+    if not done and skipped:
+        fail("no usable rows in the input")
+
+
+def _row_problem(row: Row, settings: Settings) -> str | None:
+    if row.error:
+        return row.error
+    text = row.fields.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return "no text"
+    if len(text) > settings.limits.max_text_chars:
+        return "text too long"
+    return None
+
+
+@app.command()
+def score(
+    source: Annotated[str, typer.Argument(help="File to score, or - for stdin.")] = STDIN,
+    config: ConfigOption = None,
+    input_format: FormatOption = "auto",
+    encoding: EncodingOption = "utf-8-sig",
+) -> None:
+    """Score sentiment: lines, CSV with a `text` column, or JSONL with a `text` field in;
+    JSONL out, each row with `sentiment` (P(positive)), `label` and `evidence` added."""
+    fmt = _format(input_format)
+    with user_errors():
+        settings = load_settings(config)
+        scorer = build_scorer(settings)
+        skipped: Counter[str] = Counter()
+        done = 0
+        with open_source(source) as stream, _progress(source) as advance:
+            for row in read_rows(stream, source, fmt, ("text",), encoding, advance):
+                problem = _row_problem(row, settings)
+                if problem:
+                    skipped[problem] += 1
+                    continue
+                result = scorer.score(row.fields["text"]).as_dict()
+                sys.stdout.write(json.dumps({**row.fields, **result}, ensure_ascii=False) + "\n")
+                done += 1
+    _report_skipped(skipped, done, "scored")
+
+
+@app.command()
+def check(
+    source: Annotated[str, typer.Argument(help="Copy to check, or - for stdin.")] = STDIN,
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    config: ConfigOption = None,
+    encoding: EncodingOption = "utf-8-sig",
+) -> None:
+    """Check marketing copy for terms the Advertising Law forbids.
+
+    Exit 0 when clean or only warnings, 1 when a blocking term is found, 2 on bad input."""
+    if output not in ("text", "json"):
+        fail(f"--format must be text or json, not {output!r}")
+    with user_errors():
+        settings = load_settings(config)
+        copy = _read_copy(source, encoding)
+    verdict = default_checker(settings.compliance.exempt_names).check(copy)
+    if output == "json":
+        document = {"blocked": verdict.blocked, "hits": [hit.as_dict() for hit in verdict.hits]}
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_verdict(copy, verdict)
+    raise typer.Exit(1 if verdict.blocked else 0)
+
+
+def _read_copy(source: str, encoding: str) -> str:
+    with open_source(source) as stream:
+        data = stream.read(MAX_COPY_BYTES + 1)
+    if len(data) > MAX_COPY_BYTES:
+        raise InputError(f"{source} is over {MAX_COPY_BYTES // 1_000_000} MB; check copy in parts")
+    if b"\x00" in data:
+        raise InputError(f"{source} looks like a binary file, not text")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{source} is not {encoding} text (try --encoding gbk for Excel exports)"
+        ) from None
+    if not text.strip():
+        raise InputError(f"{source} is empty")
+    return text
+
+
+def _print_verdict(copy: str, verdict: Verdict) -> None:
+    if not verdict.hits:
+        out.print("[green]clean[/green]: no listed terms found")
+        return
+    for hit in verdict.hits:
+        line = copy.count("\n", 0, hit.start) + 1
+        column = hit.start - (copy.rfind("\n", 0, hit.start) + 1) + 1
+        colour = "red" if hit.severity == "block" else "yellow"
+        before, _, after = hit.context.partition(hit.text)
+        out.print(
+            f"[{colour}]{hit.severity.upper()}[/{colour}] {line}:{column} "
+            f"[bold]{escape(hit.text)}[/bold] ({escape(hit.category_name)})"
+        )
+        context = f"{escape(before)}[reverse]{escape(hit.text)}[/reverse]{escape(after)}"
+        out.print("    " + context.replace("\n", " "))
+        out.print(f"    依据: {escape(hit.basis)}")
+        out.print(f"    建议: {escape(hit.suggestion)}")
+    blocking = sum(hit.severity == "block" for hit in verdict.hits)
+    out.print(f"{len(verdict.hits)} finding(s), {blocking} blocking")
+
+
+@app.command("analyze")
+def analyze_command(
+    source: Annotated[
+        str, typer.Argument(help="Exported comments (CSV or JSONL), or - for stdin.")
+    ] = str(SAMPLE_EXPORT),
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write an HTML report here.")
+    ] = None,
+    config: ConfigOption = None,
+    input_format: FormatOption = "auto",
+    encoding: EncodingOption = "utf-8-sig",
+) -> None:
+    """Replay an export through the core: per brand and hour, mentions and negatives, and
+    the rolling hours in which negatives crossed the brand's threshold."""
+    fmt = _format(input_format)
+    with user_errors():
+        settings = load_settings(config)
+        enricher = Enricher(settings)
+        skipped: Counter[str] = Counter()
+        with open_source(source) as stream, _progress(source) as advance:
+            rows = read_rows(stream, source, fmt, REQUIRED_FIELDS, encoding, advance)
+            result = analyze(_good_rows(rows, skipped), enricher, settings, datetime.now(UTC))
+    result.skipped.update(skipped)
+    _print_analysis(result)
+    if report:
+        generated = datetime.now(settings.zone)
+        try:
+            report.write_text(render_report(result, source, generated), encoding="utf-8")
+        except OSError as error:
+            fail(f"cannot write {report}: {error.strerror}")
+        err.print(f"report written to {report}")
+    _report_skipped(result.skipped, result.records, "analysed")
+
+
+def _good_rows(rows: Iterator[Row], skipped: Counter[str]) -> Iterator[dict[str, object]]:
+    for row in rows:
+        if row.error:
+            skipped[row.error] += 1
+        else:
+            yield row.fields
+
+
+def _print_analysis(result: Analysis) -> None:
+    table = Table(title=f"{result.records} comments")
+    for column in ("brand", "mentions", "negatives", "threshold", "above threshold (local)"):
+        table.add_column(column)
+    for brand, report in result.brands.items():
+        crossings = "\n".join(
+            f"{c.start:%m-%d %H:%M} – {c.end:%H:%M}, peak {c.peak}" for c in report.crossings
+        )
+        table.add_row(
+            brand,
+            str(report.mentions),
+            str(report.negatives),
+            f"> {report.threshold}/h",
+            f"[red]{crossings}[/red]" if crossings else "never",
+        )
+    out.print(table)
+    for brand, report in result.brands.items():
+        if report.crossings:
+            words = "、".join(word for word, _ in report.keywords.most_common(8))
+            crisis = "、".join(word for word, _ in report.crisis_keywords.most_common(5))
+            out.print(f"[bold]{brand}[/bold] negative comments mention: {words}")
+            if crisis:
+                out.print(f"  crisis keywords: [red]{crisis}[/red]")

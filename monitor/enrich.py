@@ -1,0 +1,83 @@
+"""One comment in, one scored comment out: sentiment, brands and crisis keywords.
+
+This is the work of the stream's enrich stage and of `guanchao analyze`, so replaying an
+export offline gives the same answers as the live stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lexicons import DIRECTORY as LEXICONS
+from monitor.phrases import PhraseMatcher
+from monitor.records import Comment
+from monitor.segment import make_segmenter
+from monitor.sentiment import Label, Scorer, Sentiment, Thresholds, load_model, load_rules
+from monitor.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    comment: Comment
+    sentiment: Sentiment
+    brands: tuple[str, ...]
+    crisis_keywords: tuple[str, ...]
+    tokens: tuple[str, ...]
+
+    @property
+    def negative(self) -> bool:
+        return self.sentiment.label is Label.NEGATIVE
+
+    def as_dict(self) -> dict[str, Any]:
+        comment = self.comment
+        return {
+            **comment.extra,
+            "id": comment.id,
+            "platform": comment.platform,
+            "text": comment.text,
+            "created_at": comment.created_at.isoformat(),
+            "author_followers": comment.author_followers,
+            "likes": comment.likes,
+            "shares": comment.shares,
+            "brands": list(self.brands),
+            "crisis_keywords": list(self.crisis_keywords),
+            **self.sentiment.as_dict(),
+        }
+
+
+def build_scorer(settings: Settings) -> Scorer:
+    config = settings.sentiment
+    return Scorer(
+        segmenter=make_segmenter(config.segmenter, settings.brand_words()),
+        model=load_model(config.model),
+        rules=load_rules(),
+        thresholds=Thresholds(config.negative_below, config.positive_above),
+    )
+
+
+def read_crisis_keywords() -> list[str]:
+    lines = (LEXICONS / "crisis_keywords.txt").read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+class Enricher:
+    def __init__(self, settings: Settings, scorer: Scorer | None = None) -> None:
+        self.scorer = scorer or build_scorer(settings)
+        self._brands = PhraseMatcher(
+            {name: brand.name for brand in settings.brands for name in brand.names}
+        )
+        self._crisis = PhraseMatcher.of_words(read_crisis_keywords())
+
+    def enrich(self, comment: Comment) -> Scored:
+        tokens = self.scorer.tokens(comment.text)
+        mentioned = self._brands.labels(comment.text)
+        brands = [comment.brand] if comment.brand else []
+        brands += [brand for brand in mentioned if brand not in brands]
+        return Scored(
+            comment=comment,
+            sentiment=self.scorer.score_tokens(tokens),
+            brands=tuple(brands),
+            crisis_keywords=tuple(self._crisis.labels(comment.text)),
+            tokens=tuple(tokens),
+        )

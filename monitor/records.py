@@ -1,0 +1,119 @@
+"""The comment record contract (DESIGN.md): parsing and the reasons a record is rejected.
+
+Every rejection carries a short reason class (for metrics and the dead-letter topic) and a
+sentence a person can act on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from monitor.settings import LimitSettings
+
+REQUIRED_FIELDS = ("id", "platform", "text", "created_at")
+
+
+class RecordError(ValueError):
+    """A record that breaks the contract. `reason` is a short, bounded class name."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: str
+    platform: str
+    text: str
+    created_at: datetime
+    brand: str | None = None
+    author_followers: int = 0
+    likes: int = 0
+    shares: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Unique across platforms: the same id may exist on Weibo and on Douyin."""
+        return f"{self.platform}:{self.id}"
+
+
+def parse_json(raw: bytes | str) -> Mapping[str, Any]:
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RecordError("not_json", f"not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise RecordError("not_object", "a comment must be a JSON object")
+    return document
+
+
+def parse_comment(
+    fields: Mapping[str, Any], limits: LimitSettings, zone: ZoneInfo, now: datetime
+) -> Comment:
+    """Validate one record. Naive times are read in `zone`; `now` bounds future dates."""
+    missing = [name for name in REQUIRED_FIELDS if fields.get(name) in (None, "")]
+    if missing:
+        raise RecordError("missing_field", f"missing required field(s): {', '.join(missing)}")
+    text = fields["text"]
+    if not isinstance(text, str):
+        raise RecordError("bad_field", "text must be a string")
+    if not text.strip():
+        raise RecordError("empty_text", "text is empty")
+    if len(text) > limits.max_text_chars:
+        raise RecordError(
+            "text_too_long",
+            f"text has {len(text)} characters; the limit is {limits.max_text_chars}",
+        )
+    created_at = parse_time(fields["created_at"], zone)
+    if created_at.year < limits.earliest_year:
+        raise RecordError("absurd_time", f"created_at {created_at.isoformat()} is too far back")
+    if created_at > now + timedelta(seconds=limits.max_future_seconds):
+        raise RecordError("absurd_time", f"created_at {created_at.isoformat()} is in the future")
+    known = {*REQUIRED_FIELDS, "brand", "author_followers", "likes", "shares"}
+    return Comment(
+        id=str(fields["id"]),
+        platform=str(fields["platform"]).strip().lower(),
+        text=text,
+        created_at=created_at,
+        brand=str(fields["brand"]) if fields.get("brand") else None,
+        author_followers=_count(fields, "author_followers"),
+        likes=_count(fields, "likes"),
+        shares=_count(fields, "shares"),
+        extra={key: value for key, value in fields.items() if key not in known},
+    )
+
+
+def parse_time(value: Any, zone: ZoneInfo) -> datetime:
+    """ISO 8601 (a missing zone means `zone`) or epoch seconds, as an aware datetime."""
+    try:
+        if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value.strip())
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise RecordError("bad_time", f"created_at {value!r} is neither ISO 8601 nor epoch seconds")
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _count(fields: Mapping[str, Any], name: str) -> int:
+    value = fields.get(name)
+    try:
+        return max(0, int(value)) if value not in (None, "") else 0
+    except (TypeError, ValueError):
+        raise RecordError("bad_field", f"{name} must be a whole number, not {value!r}") from None

@@ -1,0 +1,302 @@
+"""Sentiment: a Naive Bayes model read as per-token log-odds, with lexicon rules on top.
+
+`SnowNLP(text).sentiments` re-segments every text with its own slow model. The same Bayes
+answer is a sum of per-token log-likelihood ratios, so we precompute those once and score
+jieba tokens with one dictionary lookup each. Rules from `lexicons/sentiment_rules.yaml`
+then handle what a bag of words cannot: negation, degree, contrast, slang and emoji codes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import marshal
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lexicons import DIRECTORY as LEXICONS
+from monitor.segment import Segmenter
+from monitor.textnorm import normalize
+
+MODEL_FORMAT = "guanchao-sentiment"
+MODEL_VERSION = 1
+SNOWNLP_MODEL = "snownlp"
+
+
+class ModelError(ValueError):
+    """A model file that cannot be used; the message names the file."""
+
+
+class Label(StrEnum):
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+@dataclass(frozen=True)
+class BayesModel:
+    """Log-odds of positive vs negative: `prior` plus one weight per token.
+
+    Tokens the model never saw still move the score by `unseen` (add-one smoothing over
+    classes of different sizes); stop words are skipped entirely, as snownlp does.
+    """
+
+    prior: float
+    unseen: float
+    weights: Mapping[str, float]
+    stopwords: frozenset[str]
+    source: str
+
+    def weight(self, token: str) -> float:
+        if token in self.stopwords:
+            return 0.0
+        return self.weights.get(token, self.unseen)
+
+    def log_odds(self, tokens: Iterable[str]) -> float:
+        return self.prior + sum(self.weight(token) for token in tokens)
+
+
+def bayes_from_counts(
+    negative: Mapping[str, int], positive: Mapping[str, int], stopwords: Iterable[str], source: str
+) -> BayesModel:
+    """Weights equal to snownlp's add-one-smoothed Bayes over the same counts.
+
+    snownlp stores each count plus one and adds one to the class total per distinct word;
+    an unseen word counts as 1. `negative` and `positive` are those stored counts.
+    """
+    neg_total = float(sum(negative.values()))
+    pos_total = float(sum(positive.values()))
+    base = math.log(neg_total) - math.log(pos_total)
+    weights = {
+        word: math.log(positive.get(word, 1)) - math.log(negative.get(word, 1)) + base
+        for word in negative.keys() | positive.keys()
+    }
+    return BayesModel(
+        prior=-base, unseen=base, weights=weights, stopwords=frozenset(stopwords), source=source
+    )
+
+
+def load_model(spec: str) -> BayesModel:
+    """`snownlp` for snownlp's shipped model, or the path of a model file we wrote."""
+    if spec == SNOWNLP_MODEL:
+        return _load_snownlp()
+    path = Path(spec)
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as stream:
+            document = json.load(stream)
+    except FileNotFoundError:
+        raise ModelError(f"model file {path} does not exist") from None
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"model file {path} is not a gzipped JSON model: {error}") from None
+    return _model_from_document(document, path)
+
+
+def save_model(model: BayesModel, path: Path, metadata: Mapping[str, Any] | None = None) -> None:
+    document = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "metadata": dict(metadata or {}),
+        "prior": model.prior,
+        "unseen": model.unseen,
+        "stopwords": sorted(model.stopwords),
+        "weights": dict(sorted(model.weights.items())),
+    }
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as stream:
+        json.dump(document, stream, ensure_ascii=False, separators=(",", ":"))
+
+
+def _model_from_document(document: Any, path: Path) -> BayesModel:
+    if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
+        raise ModelError(f"model file {path} is not a {MODEL_FORMAT} model")
+    if document.get("version") != MODEL_VERSION:
+        raise ModelError(
+            f"model file {path} has version {document.get('version')!r}; "
+            f"this Guanchao reads version {MODEL_VERSION}"
+        )
+    try:
+        weights = {str(k): float(v) for k, v in document["weights"].items()}
+        return BayesModel(
+            prior=float(document["prior"]),
+            unseen=float(document["unseen"]),
+            weights=weights,
+            stopwords=frozenset(str(word) for word in document["stopwords"]),
+            source=str(path),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ModelError(f"model file {path} is damaged: {error!r}") from None
+
+
+def _load_snownlp() -> BayesModel:
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the snownlp package is not installed")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    with gzip.open(root / "sentiment" / "sentiment.marshal.3", "rb") as stream:
+        stored = marshal.loads(stream.read())
+    stopwords = (root / "normal" / "stopwords.txt").read_text(encoding="utf-8").split()
+    classes = stored["d"]
+    return bayes_from_counts(
+        classes["neg"]["d"], classes["pos"]["d"], stopwords, source=SNOWNLP_MODEL
+    )
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The lexicon rules; see `lexicons/sentiment_rules.yaml` for what each one means."""
+
+    polarity: Mapping[str, float]
+    lexicon_weight: float = 1.0
+    negators: frozenset[str] = frozenset()
+    negating_prefixes: frozenset[str] = frozenset()
+    negation_window: int = 3
+    degree: Mapping[str, float] = field(default_factory=dict)
+    contrast_words: frozenset[str] = frozenset()
+    contrast_before: float = 1.0
+    contrast_after: float = 1.0
+    clause_breaks: frozenset[str] = frozenset()
+
+    def polarity_of(self, token: str) -> float | None:
+        """Lexicon polarity, including negated compounds such as 不好 and 没用."""
+        if token in self.polarity:
+            return self.polarity[token]
+        if len(token) < 2:
+            return None
+        if token[0] in self.negating_prefixes and token[1:] in self.polarity:
+            return -self.polarity[token[1:]]
+        for cut in (1, 2):  # 太贵, 很差, 非常好: jieba keeps some degree compounds whole
+            if token[:cut] in self.degree and token[cut:] in self.polarity:
+                return self.polarity[token[cut:]] * self.degree[token[:cut]]
+        return None
+
+
+def load_rules(path: Path = LEXICONS / "sentiment_rules.yaml") -> Rules:
+    table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    contrast = table.get("contrast", {})
+    return Rules(
+        polarity={str(k): float(v) for k, v in table["polarity"].items()},
+        lexicon_weight=float(table.get("lexicon_weight", 1.0)),
+        negators=frozenset(table.get("negators", [])),
+        negating_prefixes=frozenset(table.get("negating_prefixes", [])),
+        negation_window=int(table.get("negation_window", 3)),
+        degree={str(k): float(v) for k, v in table.get("degree", {}).items()},
+        contrast_words=frozenset(contrast.get("words", [])),
+        contrast_before=float(contrast.get("before", 1.0)),
+        contrast_after=float(contrast.get("after", 1.0)),
+        clause_breaks=frozenset(table.get("clause_breaks", [])),
+    )
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Probability of positive below `negative_below` is negative, above `positive_above`
+    positive, and neutral between."""
+
+    negative_below: float = 0.4
+    positive_above: float = 0.6
+
+    def label(self, positive: float) -> Label:
+        if positive < self.negative_below:
+            return Label.NEGATIVE
+        if positive > self.positive_above:
+            return Label.POSITIVE
+        return Label.NEUTRAL
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    positive: float
+    label: Label
+    evidence: tuple[tuple[str, float], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sentiment": round(self.positive, 4),
+            "label": self.label.value,
+            "evidence": [[token, round(weight, 3)] for token, weight in self.evidence],
+        }
+
+
+class Scorer:
+    """Text in, `Sentiment` out. Pure: the model, rules and segmenter are handed in."""
+
+    def __init__(
+        self,
+        segmenter: Segmenter,
+        model: BayesModel,
+        rules: Rules,
+        thresholds: Thresholds = Thresholds(),
+        evidence_size: int = 3,
+    ) -> None:
+        self.segmenter = segmenter
+        self.model = model
+        self.rules = rules
+        self.thresholds = thresholds
+        self.evidence_size = evidence_size
+
+    def tokens(self, text: str) -> list[str]:
+        return self.segmenter.cut(normalize(text).text)
+
+    def score(self, text: str) -> Sentiment:
+        return self.score_tokens(self.tokens(text))
+
+    def score_tokens(self, tokens: Sequence[str]) -> Sentiment:
+        contributions = self._contributions(tokens)
+        log_odds = self.model.prior + sum(weight for _, weight in contributions)
+        positive = _sigmoid(log_odds)
+        return Sentiment(positive, self.thresholds.label(positive), self._evidence(contributions))
+
+    def _contributions(self, tokens: Sequence[str]) -> list[tuple[str, float]]:
+        """Each token's share of the log-odds after negation, degree and contrast."""
+        rules, model = self.rules, self.model
+        contributions: list[tuple[str, float]] = []
+        negated, negation_left, degree = False, 0, 1.0
+        clause_weight = 1.0
+        for token in tokens:
+            if token in rules.clause_breaks:
+                negated, negation_left, degree = False, 0, 1.0
+            elif token in rules.contrast_words:
+                contributions = [(t, w * rules.contrast_before) for t, w in contributions]
+                clause_weight = rules.contrast_after
+                continue
+            elif token in rules.negators:
+                negated, negation_left = not negated, rules.negation_window
+                continue
+            elif token in rules.degree:
+                degree = rules.degree[token]
+                continue
+            weight = model.weight(token)
+            polarity = rules.polarity_of(token)
+            if polarity is not None:
+                weight = (weight + rules.lexicon_weight * polarity) * degree
+                if negated:
+                    weight = -weight
+                negated, negation_left, degree = False, 0, 1.0
+            elif negation_left:
+                negation_left -= 1
+                negated = negated and negation_left > 0
+            contributions.append((token, weight * clause_weight))
+        return contributions
+
+    def _evidence(
+        self, contributions: Sequence[tuple[str, float]]
+    ) -> tuple[tuple[str, float], ...]:
+        """The tokens that moved the score most."""
+        totals: dict[str, float] = {}
+        for token, weight in contributions:
+            totals[token] = totals.get(token, 0.0) + weight
+        ranked = sorted(totals.items(), key=lambda item: -abs(item[1]))
+        return tuple((token, weight) for token, weight in ranked[: self.evidence_size] if weight)
+
+
+def _sigmoid(log_odds: float) -> float:
+    if log_odds >= 0:
+        return 1.0 / (1.0 + math.exp(-log_odds))
+    exp = math.exp(log_odds)
+    return exp / (1.0 + exp)

@@ -1,0 +1,169 @@
+"""The one configuration file, validated once at the edge into a frozen object.
+
+A YAML file names the brands, thresholds, sentiment model and compliance exemptions; a
+default ships with the package so the first run needs none. Validation errors name the
+line of the file they refer to, because the person fixing them is looking at that file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from monitor.segment import Backend
+
+DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file and line."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Brand(_Frozen):
+    name: str = Field(min_length=1, description="Display name; also matched in comment text.")
+    aliases: tuple[str, ...] = Field((), description="Other names found in comment text.")
+    competitors: tuple[str, ...] = Field((), description="Brands in this brand's competitor set.")
+    negatives_per_hour: int | None = Field(
+        None, ge=0, description="Override of the default threshold for this brand."
+    )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+class SentimentSettings(_Frozen):
+    model: str = Field(
+        "snownlp", description="`snownlp` for its shipped model, or a model file path."
+    )
+    segmenter: Backend = Field("auto", description="auto (rjieba, else jieba), rjieba or jieba.")
+    negative_below: float = Field(0.4, ge=0, le=1, description="P(positive) below this: negative.")
+    positive_above: float = Field(0.6, ge=0, le=1, description="P(positive) above this: positive.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SentimentSettings:
+        if self.negative_below > self.positive_above:
+            raise ValueError("negative_below must not exceed positive_above")
+        return self
+
+
+class ComplianceSettings(_Frozen):
+    exempt_names: tuple[str, ...] = Field(
+        (), description="Trademarks and shop names that contain a listed term (e.g. 第一坊)."
+    )
+
+
+class LimitSettings(_Frozen):
+    max_text_chars: int = Field(20_000, gt=0, description="Longer comment texts are rejected.")
+    earliest_year: int = Field(2000, description="Comments dated before this year are rejected.")
+    max_future_seconds: int = Field(
+        3600, ge=0, description="Comments dated this far past the current time are rejected."
+    )
+
+
+class Settings(_Frozen):
+    timezone: str = Field("Asia/Shanghai", description="Zone for hourly buckets and naive times.")
+    negatives_per_hour: int = Field(
+        10, ge=0, description="Default: more than this many negatives in a rolling hour alerts."
+    )
+    brands: tuple[Brand, ...] = Field((), description="The brands and competitors watched.")
+    sentiment: SentimentSettings = SentimentSettings()
+    compliance: ComplianceSettings = ComplianceSettings()
+    limits: LimitSettings = LimitSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _unique_brands(self) -> Settings:
+        names = [brand.name for brand in self.brands]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"brands listed twice: {', '.join(duplicates)}")
+        return self
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def threshold_for(self, brand: str) -> int:
+        for candidate in self.brands:
+            if candidate.name == brand and candidate.negatives_per_hour is not None:
+                return candidate.negatives_per_hour
+        return self.negatives_per_hour
+
+    def brand_words(self) -> tuple[str, ...]:
+        return tuple(name for brand in self.brands for name in brand.names)
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read and validate a config file (the packaged default when `path` is None)."""
+    source = path or DEFAULT_CONFIG
+    try:
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config {source}: {error}") from None
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of settings")
+    try:
+        settings = Settings.model_validate(document)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source, text)) from None
+    return _resolve_model_path(settings, source.parent)
+
+
+def _resolve_model_path(settings: Settings, base: Path) -> Settings:
+    """A relative model path is relative to the config file, not the working directory."""
+    model = settings.sentiment.model
+    if model == "snownlp" or Path(model).is_absolute():
+        return settings
+    sentiment = settings.sentiment.model_copy(update={"model": str(base / model)})
+    return settings.model_copy(update={"sentiment": sentiment})
+
+
+def _describe(error: ValidationError, source: Path, text: str) -> str:
+    root = yaml.compose(text)
+    lines = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        line = _line_of(root, problem["loc"])
+        where = f"{source}:{line}" if line else str(source)
+        lines.append(f"{where}: {location}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def _line_of(node: Any, loc: Sequence[int | str]) -> int | None:
+    """1-based line of the YAML node at `loc`, or of its nearest ancestor."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((value for key, value in node.value if key.value == part), None)
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            child = node.value[part]
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line

@@ -1,0 +1,127 @@
+"""Normalising Chinese social-media text while remembering where every character came from.
+
+Scoring wants one canonical form (simplified, half-width, no invisible characters, links
+and mentions reduced to placeholders); the compliance checker wants even less (no spaces or
+symbols a copywriter might slip between 第 and 一). People reading the results want
+positions in the text *they* wrote, so every step carries a map from output positions back
+to source positions.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import opencc
+
+URL_TOKEN = "[url]"
+MENTION_TOKEN = "[@]"
+
+_INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e\u034f"
+_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
+_URL_RE = re.compile(r"(?:https?://|www\.)[!-~]+", re.IGNORECASE)
+_MENTION_RE = re.compile(r"@[\w\-]{1,30}")
+_WEIBO_CODE_RE = re.compile(r"\[[^\[\]\s]{1,10}\]")
+# Everything that is not a letter, digit or ideograph: spaces, punctuation, symbols, emoji.
+_FILLER_RE = re.compile(r"[\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """A normalised text and, for each of its characters, the index it came from."""
+
+    text: str
+    origin: Sequence[int]
+
+    def source_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map the half-open span [start, end) of `text` to a span of the source text."""
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+@cache
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def normalize(text: str) -> Normalized:
+    """Canonical form for segmenting and scoring.
+
+    Traditional → simplified, full-width → half-width (NFKC, which also turns ① into 1),
+    invisible characters dropped, URLs and @mentions replaced by `[url]` and `[@]`, Weibo
+    codes such as ［怒］ or [Doge] written as [怒] and [doge]. Emoji are kept.
+    """
+    result = _to_simplified(text)
+    result = _nfkc_without_invisible(result)
+    if "http" in result.text or "www." in result.text:
+        result = _substitute(result, _URL_RE, lambda _: URL_TOKEN)
+    if "@" in result.text:
+        result = _substitute(result, _MENTION_RE, lambda _: MENTION_TOKEN)
+    if "[" in result.text:
+        result = _substitute(result, _WEIBO_CODE_RE, lambda m: m.group().lower())
+    return result
+
+
+def compact(normalized: Normalized) -> Normalized:
+    """Letters, digits and ideographs only, lower-cased: the form words are matched in.
+
+    Removing every space, symbol and emoji defeats 第 一, 第*一, 最.佳 and 最🔥佳, which
+    people write precisely so that a plain substring search misses them.
+    """
+    stripped = _substitute(normalized, _FILLER_RE, lambda _: "")
+    lowered = stripped.text.lower()
+    if len(lowered) != len(stripped.text):  # a few letters lower-case to two characters
+        lowered = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in stripped.text)
+    return Normalized(lowered, stripped.origin)
+
+
+def _to_simplified(text: str) -> Normalized:
+    converted = _t2s().convert(text)
+    if len(converted) != len(text):  # a phrase conversion changed the length: go char by char
+        converted = "".join(_single(_t2s().convert(ch), ch) for ch in text)
+    return Normalized(converted, range(len(text)))
+
+
+def _single(converted: str, original: str) -> str:
+    return converted if len(converted) == 1 else original
+
+
+def _nfkc_without_invisible(norm: Normalized) -> Normalized:
+    text = norm.text
+    if unicodedata.is_normalized("NFKC", text) and not _INVISIBLE_RE.search(text):
+        return norm
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        if char in _INVISIBLE:
+            continue
+        replacement = unicodedata.normalize("NFKC", char)
+        chars.append(replacement)
+        origin.extend([norm.origin[index]] * len(replacement))
+    return Normalized("".join(chars), origin)
+
+
+def _substitute(
+    norm: Normalized, pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]
+) -> Normalized:
+    """`pattern.sub` that keeps the origin map: a replacement spans its whole match."""
+    pieces: list[str] = []
+    origin: list[int] = []
+    last = 0
+    for match in pattern.finditer(norm.text):
+        start, end = match.span()
+        pieces.append(norm.text[last:start])
+        origin.extend(norm.origin[last:start])
+        replacement = replace(match)
+        if replacement:
+            pieces.append(replacement)
+            origin.extend([norm.origin[start]] * (len(replacement) - 1))
+            origin.append(norm.origin[end - 1])
+        last = end
+    if not pieces:
+        return norm
+    pieces.append(norm.text[last:])
+    origin.extend(norm.origin[last:])
+    return Normalized("".join(pieces), origin)

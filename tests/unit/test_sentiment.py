@@ -1,0 +1,99 @@
+import gzip
+import math
+from pathlib import Path
+
+import pytest
+
+from monitor.sentiment import (
+    Label,
+    ModelError,
+    Scorer,
+    Thresholds,
+    bayes_from_counts,
+    load_model,
+    save_model,
+)
+
+
+def test_bayes_log_odds_equal_snownlp_classifier_on_the_same_tokens(scorer: Scorer) -> None:
+    from snownlp.sentiment import classifier
+
+    for text in ("物流太慢了，客服也不理人", "包装精美，味道很好，下次还买", "一般般吧"):
+        tokens = [t for t in scorer.tokens(text) if t not in scorer.model.stopwords]
+        label, probability = classifier.classifier.classify(tokens)
+        expected = probability if label == "pos" else 1 - probability
+        ours = 1 / (1 + math.exp(-scorer.model.log_odds(tokens)))
+        assert ours == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("好", Label.POSITIVE),
+        ("不好", Label.NEGATIVE),
+        ("不是不好", Label.POSITIVE),
+        ("好是好，但是太贵了", Label.NEGATIVE),
+        ("笑死", Label.POSITIVE),
+        ("绝绝子", Label.POSITIVE),
+        ("避雷", Label.NEGATIVE),
+        ("踩雷", Label.NEGATIVE),
+        ("[怒]", Label.NEGATIVE),
+        ("气死了［怒］", Label.NEGATIVE),
+        ("我不喜欢", Label.NEGATIVE),
+        ("虽然贵但是好吃", Label.POSITIVE),
+    ],
+)
+def test_rules_on_everyday_social_media_text(scorer: Scorer, text: str, label: Label) -> None:
+    assert scorer.score(text).label is label
+
+
+def test_negation_flips_what_the_word_alone_says(scorer: Scorer) -> None:
+    assert scorer.score("好").positive > 0.6 > 0.4 > scorer.score("不好").positive
+
+
+def test_contrast_lets_the_later_clause_decide(scorer: Scorer) -> None:
+    assert scorer.score("好是好，但是太贵了").positive < scorer.score("好是好，太贵了").positive
+
+
+def test_evidence_names_the_words_that_moved_the_score(scorer: Scorer) -> None:
+    evidence = dict(scorer.score("这家店避雷，太坑了").evidence)
+    assert evidence["避雷"] < 0
+
+
+def test_thresholds_make_a_neutral_band() -> None:
+    thresholds = Thresholds(negative_below=0.3, positive_above=0.7)
+    assert [thresholds.label(p) for p in (0.2, 0.5, 0.8)] == [
+        Label.NEGATIVE,
+        Label.NEUTRAL,
+        Label.POSITIVE,
+    ]
+
+
+def test_a_saved_model_loads_and_scores_the_same(scorer: Scorer, tmp_path: Path) -> None:
+    model = bayes_from_counts({"差": 9, "好": 2}, {"差": 1, "好": 8}, ["的"], source="test")
+    path = tmp_path / "model.json.gz"
+    save_model(model, path, {"trained_on": "unit test"})
+    loaded = load_model(str(path))
+    tokens = ["好", "的", "差", "没见过"]
+    assert loaded.log_odds(tokens) == pytest.approx(model.log_odds(tokens))
+    assert loaded.source == str(path)
+
+
+def test_a_corrupt_model_file_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json.gz"
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(ModelError, match=r"broken\.json\.gz"):
+        load_model(str(path))
+
+
+def test_a_model_of_another_format_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as stream:
+        stream.write('{"format": "guanchao-sentiment", "version": 99}')
+    with pytest.raises(ModelError, match=r"future\.json\.gz.*version 99"):
+        load_model(str(path))
+
+
+def test_a_missing_model_file_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"nowhere\.json\.gz"):
+        load_model(str(tmp_path / "nowhere.json.gz"))
