@@ -9,13 +9,14 @@ then handle what a bag of words cannot: negation, degree, contrast, slang and em
 from __future__ import annotations
 
 import gzip
+import heapq
 import importlib.util
 import json
 import marshal
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,12 @@ class BayesModel:
     stopwords: frozenset[str]
     source: str
 
+    def __post_init__(self) -> None:
+        lookup = {**self.weights, **dict.fromkeys(self.stopwords, 0.0)}
+        object.__setattr__(self, "_lookup", lookup)
+
     def weight(self, token: str) -> float:
-        if token in self.stopwords:
-            return 0.0
-        return self.weights.get(token, self.unseen)
+        return self._lookup.get(token, self.unseen)  # type: ignore[attr-defined,no-any-return]
 
     def log_odds(self, tokens: Iterable[str]) -> float:
         return self.prior + sum(self.weight(token) for token in tokens)
@@ -223,6 +226,19 @@ class Sentiment:
         }
 
 
+class _Role(Enum):
+    WORD = 0
+    SENTIMENT = 1
+    BREAK = 2
+    CONTRAST = 3
+    NEGATOR = 4
+    DEGREE = 5
+
+
+_ROLE_CACHE_SIZE = 500_000
+EVIDENCE_FLOOR = 0.5
+
+
 class Scorer:
     """Text in, `Sentiment` out. Pure: the model, rules and segmenter are handed in."""
 
@@ -239,6 +255,7 @@ class Scorer:
         self.rules = rules
         self.thresholds = thresholds
         self.evidence_size = evidence_size
+        self._roles: dict[str, tuple[_Role, float]] = {}
 
     def tokens(self, text: str) -> list[str]:
         return self.segmenter.cut(normalize(text).text)
@@ -254,45 +271,77 @@ class Scorer:
 
     def _contributions(self, tokens: Sequence[str]) -> list[tuple[str, float]]:
         """Each token's share of the log-odds after negation, degree and contrast."""
-        rules, model = self.rules, self.model
+        rules, known = self.rules, self._roles
+        word, sentiment, clause_break, contrast = (
+            _Role.WORD, _Role.SENTIMENT, _Role.BREAK, _Role.CONTRAST
+        )  # fmt: skip
         contributions: list[tuple[str, float]] = []
         negated, negation_left, degree = False, 0, 1.0
         clause_weight = 1.0
         for token in tokens:
-            if token in rules.clause_breaks:
+            role, value = known.get(token) or self._role(token)
+            if role is word:
+                if negation_left:
+                    negation_left -= 1
+                    negated = negated and negation_left > 0
+            elif role is sentiment:
+                value = -value * degree if negated else value * degree
                 negated, negation_left, degree = False, 0, 1.0
-            elif token in rules.contrast_words:
+            elif role is clause_break:
+                negated, negation_left, degree = False, 0, 1.0
+            elif role is contrast:
                 contributions = [(t, w * rules.contrast_before) for t, w in contributions]
                 clause_weight = rules.contrast_after
                 continue
-            elif token in rules.negators:
+            elif role is _Role.NEGATOR:
                 negated, negation_left = not negated, rules.negation_window
                 continue
-            elif token in rules.degree:
-                degree = rules.degree[token]
+            else:
+                degree = value
                 continue
-            weight = model.weight(token)
-            polarity = rules.polarity_of(token)
-            if polarity is not None:
-                weight = (weight + rules.lexicon_weight * polarity) * degree
-                if negated:
-                    weight = -weight
-                negated, negation_left, degree = False, 0, 1.0
-            elif negation_left:
-                negation_left -= 1
-                negated = negated and negation_left > 0
-            contributions.append((token, weight * clause_weight))
+            contributions.append((token, value * clause_weight))
         return contributions
+
+    def _role(self, token: str) -> tuple[_Role, float]:
+        """What a token does under the rules, with its log-odds (or degree factor).
+
+        Memoised: the same few thousand tokens make up most of any stream.
+        """
+        rules = self.rules
+        if token in rules.contrast_words and token not in rules.clause_breaks:
+            role = (_Role.CONTRAST, 0.0)
+        elif token in rules.negators:
+            role = (_Role.NEGATOR, 0.0)
+        elif token in rules.degree:
+            role = (_Role.DEGREE, rules.degree[token])
+        elif token in rules.clause_breaks:
+            role = (_Role.BREAK, self.model.weight(token))
+        else:
+            polarity = rules.polarity_of(token)
+            weight = self.model.weight(token)
+            role = (
+                (_Role.WORD, weight)
+                if polarity is None
+                else (_Role.SENTIMENT, weight + rules.lexicon_weight * polarity)
+            )
+        if len(self._roles) < _ROLE_CACHE_SIZE:
+            self._roles[token] = role
+        return role
 
     def _evidence(
         self, contributions: Sequence[tuple[str, float]]
     ) -> tuple[tuple[str, float], ...]:
-        """The tokens that moved the score most."""
+        """The tokens that moved the score most.
+
+        Only tokens worth at least `EVIDENCE_FLOOR` log-odds are considered: most tokens
+        barely move the score, and leaving them out halves the cost of scoring.
+        """
         totals: dict[str, float] = {}
         for token, weight in contributions:
-            totals[token] = totals.get(token, 0.0) + weight
-        ranked = sorted(totals.items(), key=lambda item: -abs(item[1]))
-        return tuple((token, weight) for token, weight in ranked[: self.evidence_size] if weight)
+            if weight > EVIDENCE_FLOOR or weight < -EVIDENCE_FLOOR:
+                totals[token] = totals.get(token, 0.0) + weight
+        ranked = heapq.nlargest(self.evidence_size, totals.items(), key=lambda item: abs(item[1]))
+        return tuple((token, weight) for token, weight in ranked if weight)
 
 
 def _sigmoid(log_odds: float) -> float:

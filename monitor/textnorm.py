@@ -22,6 +22,7 @@ MENTION_TOKEN = "[@]"
 
 _INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e\u034f"
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
+_KEPT = "…"  # NFKC would make it three dots; it is one pause, and a clause break for the scorer
 _URL_RE = re.compile(r"(?:https?://|www\.)[!-~]+", re.IGNORECASE)
 _MENTION_RE = re.compile(r"@[\w\-]{1,30}")
 _WEIBO_CODE_RE = re.compile(r"\[[^\[\]\s]{1,10}\]")
@@ -59,7 +60,7 @@ def normalize(text: str) -> Normalized:
         result = _substitute(result, _URL_RE, lambda _: URL_TOKEN)
     if "@" in result.text:
         result = _substitute(result, _MENTION_RE, lambda _: MENTION_TOKEN)
-    if "[" in result.text:
+    if "[" in result.text and result.text != result.text.lower():
         result = _substitute(result, _WEIBO_CODE_RE, lambda m: m.group().lower())
     return result
 
@@ -88,16 +89,34 @@ def _single(converted: str, original: str) -> str:
     return converted if len(converted) == 1 else original
 
 
+@cache
+def _one_to_one() -> dict[int, str]:
+    """NFKC for the blocks social media text draws on, where it maps one char to one char.
+
+    Full-width punctuation (，！？) is in almost every Chinese post; `str.translate` with
+    this table handles it without a Python loop and without moving any offset.
+    """
+    blocks = [range(0x2000, 0x2070), range(0x2460, 0x2500), range(0x3000, 0x3040),
+              range(0xFE30, 0xFE70), range(0xFF00, 0xFFF0)]  # fmt: skip
+    table = {}
+    for code in (code for block in blocks for code in block):
+        folded = unicodedata.normalize("NFKC", chr(code))
+        if len(folded) == 1 and folded != chr(code):
+            table[code] = folded
+    return table
+
+
 def _nfkc_without_invisible(norm: Normalized) -> Normalized:
-    text = norm.text
-    if unicodedata.is_normalized("NFKC", text) and not _INVISIBLE_RE.search(text):
-        return norm
+    text = norm.text.translate(_one_to_one())
+    settled = unicodedata.is_normalized("NFKC", text.replace(_KEPT, ""))
+    if settled and not _INVISIBLE_RE.search(text):
+        return Normalized(text, norm.origin)
     chars: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
         if char in _INVISIBLE:
             continue
-        replacement = unicodedata.normalize("NFKC", char)
+        replacement = char if char == _KEPT else unicodedata.normalize("NFKC", char)
         chars.append(replacement)
         origin.extend([norm.origin[index]] * len(replacement))
     return Normalized("".join(chars), origin)
