@@ -6,6 +6,7 @@ traceback. Output meant for machines goes to stdout; counts and progress go to s
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from collections import Counter
@@ -27,8 +28,9 @@ from monitor.enrich import Enricher, build_scorer
 from monitor.inputs import STDIN, Format, InputError, Row, open_source, read_rows
 from monitor.records import REQUIRED_FIELDS
 from monitor.report import render_report
-from monitor.sentiment import ModelError
+from monitor.sentiment import BayesModel, Label, ModelError, Scorer, save_model
 from monitor.settings import ConfigError, Settings, load_settings
+from monitor.training import Example, Metrics, TrainingError, train
 
 SAMPLE_EXPORT = Path(__file__).parent / "samples" / "comments.jsonl"
 MAX_COPY_BYTES = 1_000_000
@@ -72,7 +74,7 @@ def user_errors() -> Iterator[None]:
     """Errors a user can fix become one line and exit code 2."""
     try:
         yield
-    except (InputError, ConfigError, ModelError) as error:
+    except (InputError, ConfigError, ModelError, TrainingError) as error:
         fail(str(error))
 
 
@@ -273,3 +275,97 @@ def _print_analysis(result: Analysis) -> None:
             out.print(f"[bold]{brand}[/bold] negative comments mention: {words}")
             if crisis:
                 out.print(f"  crisis keywords: [red]{crisis}[/red]")
+
+
+LABELS = {"positive": Label.POSITIVE, "pos": Label.POSITIVE, "1": Label.POSITIVE,
+          "negative": Label.NEGATIVE, "neg": Label.NEGATIVE, "0": Label.NEGATIVE,
+          "neutral": Label.NEUTRAL}  # fmt: skip
+
+
+UNTRAINED = BayesModel(prior=0.0, unseen=0.0, weights={}, stopwords=frozenset(), source="none")
+
+
+@app.command("train")
+def train_command(
+    sources: Annotated[
+        list[str], typer.Argument(help="Labelled CSV/JSONL files with `text` and `label`.")
+    ],
+    model_file: Annotated[Path, typer.Option("--out", "-o", help="Where to write the model file.")],
+    dev: Annotated[
+        list[str] | None,
+        typer.Option("--dev", help="Labelled file to tune the threshold on (repeatable)."),
+    ] = None,
+    held_out: Annotated[float, typer.Option(help="Fraction of each file held out.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the held-out split.")] = 7,
+    regularisation: Annotated[float, typer.Option(help="Inverse L2 strength (C).")] = 1.0,
+    min_count: Annotated[int, typer.Option(help="Ignore tokens seen in fewer texts.")] = 2,
+    target_precision: Annotated[
+        float, typer.Option(help="Negative precision the threshold must reach.")
+    ] = 0.85,
+    config: ConfigOption = None,
+    encoding: EncodingOption = "utf-8-sig",
+) -> None:
+    """Train a sentiment model on labelled comments (label: positive, negative or neutral),
+    print its held-out evaluation and write a model file the config can point at."""
+    if not 0 < held_out < 0.5:
+        fail("--held-out must be between 0 and 0.5")
+    if importlib.util.find_spec("sklearn") is None:
+        fail("guanchao train needs scikit-learn: pip install 'guanchao[train]'")
+    with user_errors():
+        settings = load_settings(config)
+        scorer = build_scorer(settings, UNTRAINED)
+        skipped: Counter[str] = Counter()
+        examples = [e for source in sources for e in _examples(source, scorer, encoding, skipped)]
+        tuning = [e for source in dev or [] for e in _examples(source, scorer, encoding, skipped)]
+        _report_skipped(skipped, len(examples) + len(tuning), "read")
+        result = train(
+            examples, tuning, scorer, held_out=held_out, seed=seed,
+            regularisation=regularisation, min_count=min_count,
+            target_precision=target_precision, source=str(model_file),
+        )  # fmt: skip
+    metadata = {
+        "trained_on": sources,
+        "tuned_on": dev or [],
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "negative_below": result.negative_below,
+        "held_out": {name: vars(metrics) for name, metrics in result.held_out.items()},
+        "dev": {name: vars(metrics) for name, metrics in result.dev.items()},
+    }
+    try:
+        save_model(result.model, model_file, metadata)
+    except OSError as error:
+        fail(f"cannot write {model_file}: {error.strerror}")
+    _print_metrics("held out", result.held_out)
+    _print_metrics("dev", result.dev)
+    out.print(
+        f"wrote {model_file} ({len(result.model.weights)} tokens); in the config:\n"
+        f"sentiment:\n  model: {model_file}\n  negative_below: {result.negative_below}"
+    )
+
+
+def _examples(source: str, scorer: Scorer, encoding: str, skipped: Counter[str]) -> list[Example]:
+    examples = []
+    with open_source(source) as stream:
+        for row in read_rows(stream, source, "auto", ("text", "label"), encoding):
+            label = LABELS.get(str(row.fields.get("label", "")).strip().lower())
+            text = row.fields.get("text")
+            if row.error or label is None or not isinstance(text, str) or not text.strip():
+                skipped[row.error or ("unknown label" if label is None else "no text")] += 1
+                continue
+            examples.append(Example(tuple(scorer.tokens(text)), label, Path(source).stem))
+    return examples
+
+
+def _print_metrics(title: str, metrics: dict[str, Metrics]) -> None:
+    if not metrics:
+        return
+    table = Table(title=title)
+    for column in ("data", "items", "accuracy", "macro-F1", "neg precision", "neg recall", "ECE"):
+        table.add_column(column)
+    for name, result in metrics.items():
+        table.add_row(
+            name, str(result.items), f"{result.accuracy:.3f}", f"{result.macro_f1:.3f}",
+            f"{result.negative_precision:.3f}", f"{result.negative_recall:.3f}",
+            f"{result.calibration_error:.3f}",
+        )  # fmt: skip
+    out.print(table)

@@ -13,7 +13,15 @@ from lexicons import DIRECTORY as LEXICONS
 from monitor.phrases import PhraseMatcher
 from monitor.records import Comment
 from monitor.segment import make_segmenter
-from monitor.sentiment import Label, Scorer, Sentiment, Thresholds, load_model, load_rules
+from monitor.sentiment import (
+    BayesModel,
+    Label,
+    Scorer,
+    Sentiment,
+    Thresholds,
+    load_model,
+    load_rules,
+)
 from monitor.settings import Settings
 
 
@@ -46,11 +54,12 @@ class Scored:
         }
 
 
-def build_scorer(settings: Settings) -> Scorer:
+def build_scorer(settings: Settings, model: BayesModel | None = None) -> Scorer:
+    """The configured scorer; `model` replaces the configured one (training starts from none)."""
     config = settings.sentiment
     return Scorer(
         segmenter=make_segmenter(config.segmenter, settings.brand_words()),
-        model=load_model(config.model),
+        model=model or load_model(config.model),
         rules=load_rules(),
         thresholds=Thresholds(config.negative_below, config.positive_above),
     )

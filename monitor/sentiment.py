@@ -47,6 +47,8 @@ class BayesModel:
 
     Tokens the model never saw still move the score by `unseen` (add-one smoothing over
     classes of different sizes); stop words are skipped entirely, as snownlp does.
+    `scale` and `offset` calibrate the final log-odds (rules included), so that a
+    probability of 0.9 is right about nine times in ten on held-out data.
     """
 
     prior: float
@@ -54,6 +56,8 @@ class BayesModel:
     weights: Mapping[str, float]
     stopwords: frozenset[str]
     source: str
+    scale: float = 1.0
+    offset: float = 0.0
 
     def __post_init__(self) -> None:
         lookup = {**self.weights, **dict.fromkeys(self.stopwords, 0.0)}
@@ -108,6 +112,8 @@ def save_model(model: BayesModel, path: Path, metadata: Mapping[str, Any] | None
         "metadata": dict(metadata or {}),
         "prior": model.prior,
         "unseen": model.unseen,
+        "scale": model.scale,
+        "offset": model.offset,
         "stopwords": sorted(model.stopwords),
         "weights": dict(sorted(model.weights.items())),
     }
@@ -128,6 +134,8 @@ def _model_from_document(document: Any, path: Path) -> BayesModel:
         return BayesModel(
             prior=float(document["prior"]),
             unseen=float(document["unseen"]),
+            scale=float(document.get("scale", 1.0)),
+            offset=float(document.get("offset", 0.0)),
             weights=weights,
             stopwords=frozenset(str(word) for word in document["stopwords"]),
             source=str(path),
@@ -263,10 +271,14 @@ class Scorer:
     def score(self, text: str) -> Sentiment:
         return self.score_tokens(self.tokens(text))
 
+    def uncalibrated_log_odds(self, tokens: Sequence[str]) -> float:
+        """Model and rules together, before calibration: what calibration is fitted on."""
+        return self.model.prior + sum(weight for _, weight in self._contributions(tokens))
+
     def score_tokens(self, tokens: Sequence[str]) -> Sentiment:
         contributions = self._contributions(tokens)
         log_odds = self.model.prior + sum(weight for _, weight in contributions)
-        positive = _sigmoid(log_odds)
+        positive = _sigmoid(self.model.scale * log_odds + self.model.offset)
         return Sentiment(positive, self.thresholds.label(positive), self._evidence(contributions))
 
     def _contributions(self, tokens: Sequence[str]) -> list[tuple[str, float]]:

@@ -19,5 +19,12 @@ def scorer(settings: Settings) -> Scorer:
 
 
 @pytest.fixture(scope="session")
+def snownlp_scorer(settings: Settings) -> Scorer:
+    """The rules over snownlp's shipped model: `model: snownlp` in the config."""
+    sentiment = settings.sentiment.model_copy(update={"model": "snownlp", "negative_below": 0.4})
+    return build_scorer(settings.model_copy(update={"sentiment": sentiment}))
+
+
+@pytest.fixture(scope="session")
 def checker() -> ComplianceChecker:
     return default_checker(exempt_names=["第一坊"])

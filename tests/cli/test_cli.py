@@ -27,12 +27,12 @@ def test_every_verb_has_help(verb: list[str]) -> None:
 
 
 def test_score_plain_lines_from_stdin() -> None:
-    code, stdout, _ = run("score", "-", stdin="物流太慢了，避雷\n这家店绝绝子，yyds\n")
+    code, stdout, _ = run("score", "-", stdin="物流太慢了，避雷\n虽然贵但是好吃\n")
     assert code == 0
     rows = scored_rows(stdout)
     assert [row["label"] for row in rows] == ["negative", "positive"]
     assert rows[0]["text"] == "物流太慢了，避雷"
-    assert 0 <= rows[0]["sentiment"] < 0.4  # type: ignore[operator]
+    assert 0 <= rows[0]["sentiment"] < 0.28  # type: ignore[operator]
     assert rows[0]["evidence"]
 
 
@@ -180,3 +180,35 @@ def test_analyze_counts_bad_records_and_goes_on(tmp_path: Path) -> None:
     assert code == 0
     assert "云朵咖啡" in stdout
     assert "skipped 2" in stderr
+
+
+def test_train_writes_a_model_the_config_can_use(tmp_path: Path) -> None:
+    data = tmp_path / "labelled.csv"
+    rows = ["text,label"]
+    for index in range(200):
+        rows.append(
+            f"第{index}杯咖啡很好喝，推荐,positive"
+            if index % 2
+            else f"第{index}单物流太慢，退款,negative"
+        )
+    rows.append("没有标签的行,maybe")
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    model = tmp_path / "brand.json.gz"
+    code, stdout, stderr = run("train", str(data), "--out", str(model))
+    assert code == 0, stderr
+    assert "unknown label: 1" in stderr
+    assert "negative_below" in stdout
+    config = tmp_path / "brand.yaml"
+    config.write_text(f"sentiment:\n  model: {model.name}\n", encoding="utf-8")
+    code, stdout, _ = run("score", "-", "--config", str(config), stdin="物流太慢，要退款\n")
+    assert code == 0
+    assert scored_rows(stdout)[0]["label"] == "negative"
+
+
+def test_score_with_a_corrupt_model_is_exit_2_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "broken.json.gz").write_bytes(b"\x1f\x8b garbage")
+    config = tmp_path / "c.yaml"
+    config.write_text("sentiment:\n  model: broken.json.gz\n", encoding="utf-8")
+    code, _, stderr = run("score", "-", "--config", str(config), stdin="好\n")
+    assert code == 2
+    assert "broken.json.gz" in stderr

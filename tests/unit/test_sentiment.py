@@ -15,7 +15,10 @@ from monitor.sentiment import (
 )
 
 
-def test_bayes_log_odds_equal_snownlp_classifier_on_the_same_tokens(scorer: Scorer) -> None:
+def test_bayes_log_odds_equal_snownlp_classifier_on_the_same_tokens(
+    snownlp_scorer: Scorer,
+) -> None:
+    scorer = snownlp_scorer
     from snownlp.sentiment import classifier
 
     for text in ("物流太慢了，客服也不理人", "包装精美，味道很好，下次还买", "一般般吧"):
@@ -43,15 +46,41 @@ def test_bayes_log_odds_equal_snownlp_classifier_on_the_same_tokens(scorer: Scor
         ("虽然贵但是好吃", Label.POSITIVE),
     ],
 )
-def test_rules_on_everyday_social_media_text(scorer: Scorer, text: str, label: Label) -> None:
-    assert scorer.score(text).label is label
+def test_rules_on_everyday_social_media_text(
+    snownlp_scorer: Scorer, text: str, label: Label
+) -> None:
+    assert snownlp_scorer.score(text).label is label
 
 
-def test_negation_flips_what_the_word_alone_says(scorer: Scorer) -> None:
-    assert scorer.score("好").positive > 0.6 > 0.4 > scorer.score("不好").positive
+def test_negation_flips_what_the_word_alone_says(snownlp_scorer: Scorer) -> None:
+    assert snownlp_scorer.score("好").positive > 0.6 > 0.4 > snownlp_scorer.score("不好").positive
 
 
-def test_contrast_lets_the_later_clause_decide(scorer: Scorer) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "不好",
+        "好是好，但是太贵了",
+        "避雷这家店",
+        "又踩雷了",
+        "气死了[怒]",
+        "物流太慢了，客服也不理人",
+        "我不喜欢",
+    ],
+)
+def test_the_packaged_model_calls_complaints_negative(scorer: Scorer, text: str) -> None:
+    assert scorer.score(text).label is Label.NEGATIVE
+
+
+def test_the_packaged_model_reads_negation_and_contrast(scorer: Scorer) -> None:
+    assert scorer.score("不好").positive < scorer.score("好").positive
+    assert scorer.score("不是不好").positive > scorer.score("不好").positive
+    assert scorer.score("好是好，但是太贵了").positive < scorer.score("好是好，太贵了").positive
+    assert scorer.score("虽然贵但是好吃").label is Label.POSITIVE
+
+
+def test_contrast_lets_the_later_clause_decide(snownlp_scorer: Scorer) -> None:
+    scorer = snownlp_scorer
     assert scorer.score("好是好，但是太贵了").positive < scorer.score("好是好，太贵了").positive
 
 

@@ -1,0 +1,55 @@
+import random
+from pathlib import Path
+
+import pytest
+
+from monitor.sentiment import Label, Scorer, load_model, save_model
+from monitor.training import Example, TrainingError, expected_calibration_error, train
+
+POSITIVE = ["好喝", "推荐", "满意", "喜欢", "超值", "惊喜", "贴心", "回购"]
+NEGATIVE = ["难喝", "失望", "退款", "投诉", "太慢", "敷衍", "后悔", "差评"]
+FILLER = ["今天", "咖啡", "店里", "外卖", "朋友", "下午", "杯子", "味道"]
+
+
+def synthetic(count: int, seed: int, source: str) -> list[Example]:
+    """Comments whose label follows their words, with one in ten labelled against them."""
+    rng = random.Random(seed)
+    examples = []
+    for index in range(count):
+        positive = index % 2 == 0
+        words = rng.sample(POSITIVE if positive else NEGATIVE, 2) + rng.sample(FILLER, 3)
+        flipped = rng.random() < 0.1
+        label = Label.POSITIVE if positive != flipped else Label.NEGATIVE
+        examples.append(Example(tuple(words), label, source))
+    return examples
+
+
+def test_train_save_load_gives_the_same_predictions(scorer: Scorer, tmp_path: Path) -> None:
+    result = train(synthetic(800, 1, "a"), synthetic(200, 2, "dev"), scorer, seed=3)
+    path = tmp_path / "brand.json.gz"
+    save_model(result.model, path)
+    loaded = Scorer(scorer.segmenter, load_model(str(path)), scorer.rules, scorer.thresholds)
+    trained = Scorer(scorer.segmenter, result.model, scorer.rules, scorer.thresholds)
+    for example in synthetic(50, 4, "check"):
+        assert loaded.score_tokens(example.tokens).positive == pytest.approx(
+            trained.score_tokens(example.tokens).positive, abs=1e-3
+        )
+
+
+def test_training_learns_and_reports_held_out_metrics(scorer: Scorer) -> None:
+    result = train(synthetic(800, 1, "a"), synthetic(400, 2, "dev"), scorer, seed=3)
+    assert result.held_out["a"].accuracy > 0.8
+    assert result.dev["dev"].accuracy > 0.8
+    assert result.dev["dev"].negative_precision >= 0.85
+    assert result.model.weights["失望"] < 0 < result.model.weights["满意"]
+
+
+def test_training_needs_both_classes(scorer: Scorer) -> None:
+    only_positive = [e for e in synthetic(200, 1, "a") if e.label is Label.POSITIVE]
+    with pytest.raises(TrainingError, match="both positive and negative"):
+        train(only_positive, [], scorer)
+
+
+def test_calibration_error_is_zero_when_frequencies_match() -> None:
+    assert expected_calibration_error([0.75] * 4, [True, True, True, False]) == 0
+    assert expected_calibration_error([0.95] * 2, [False, False]) == pytest.approx(0.95)
