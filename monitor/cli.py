@@ -196,17 +196,18 @@ def _print_verdict(copy: str, verdict: Verdict) -> None:
     for hit in verdict.hits:
         line = copy.count("\n", 0, hit.start) + 1
         column = hit.start - (copy.rfind("\n", 0, hit.start) + 1) + 1
-        colour = "red" if hit.severity == "block" else "yellow"
+        entry = hit.entry
+        colour = "red" if entry.severity == "block" else "yellow"
         before, _, after = hit.context.partition(hit.text)
         out.print(
-            f"[{colour}]{hit.severity.upper()}[/{colour}] {line}:{column} "
-            f"[bold]{escape(hit.text)}[/bold] ({escape(hit.category_name)})"
+            f"[{colour}]{entry.severity.upper()}[/{colour}] {line}:{column} "
+            f"[bold]{escape(hit.text)}[/bold] ({escape(entry.category_name)})"
         )
         context = f"{escape(before)}[reverse]{escape(hit.text)}[/reverse]{escape(after)}"
         out.print("    " + context.replace("\n", " "))
-        out.print(f"    依据: {escape(hit.basis)}")
-        out.print(f"    建议: {escape(hit.suggestion)}")
-    blocking = sum(hit.severity == "block" for hit in verdict.hits)
+        out.print(f"    依据: {escape(entry.basis)}")
+        out.print(f"    建议: {escape(entry.suggestion)}")
+    blocking = sum(hit.entry.severity == "block" for hit in verdict.hits)
     out.print(f"{len(verdict.hits)} finding(s), {blocking} blocking")
 
 

@@ -40,21 +40,17 @@ class Term:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One flagged term; `start`/`end` index the original text."""
+    """One flagged term: `text` as written, at `start`/`end` in the original text."""
 
     text: str
-    term: str
-    category: str
-    category_name: str
-    basis: str
-    severity: Severity
-    suggestion: str
     start: int
     end: int
     context: str
+    entry: Term
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self.entry), "text": self.text, "start": self.start, "end": self.end,
+                "context": self.context}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +59,7 @@ class Verdict:
 
     @property
     def blocked(self) -> bool:
-        return any(hit.severity is Severity.BLOCK for hit in self.hits)
+        return any(hit.entry.severity is Severity.BLOCK for hit in self.hits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,15 +144,4 @@ def _longest_unexempted(
 def _hit(source: str, matchable: Normalized, start: int, end: int, term: Term) -> Hit:
     first, last = matchable.source_span(start, end)
     context = source[max(0, first - CONTEXT_CHARS) : last + CONTEXT_CHARS]
-    return Hit(
-        text=source[first:last],
-        term=term.term,
-        category=term.category,
-        category_name=term.category_name,
-        basis=term.basis,
-        severity=term.severity,
-        suggestion=term.suggestion,
-        start=first,
-        end=last,
-        context=context,
-    )
+    return Hit(text=source[first:last], start=first, end=last, context=context, entry=term)

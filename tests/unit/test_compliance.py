@@ -51,27 +51,27 @@ def test_violations_are_found_at_their_place_in_the_original(
 
 def test_a_longer_term_wins_over_the_term_inside_it(checker: ComplianceChecker) -> None:
     hits = checker.check("我们是行业第一").hits
-    assert [hit.term for hit in hits] == ["行业第一"]
+    assert [hit.entry.term for hit in hits] == ["行业第一"]
 
 
 def test_each_hit_carries_category_basis_and_suggestion(checker: ComplianceChecker) -> None:
     (hit,) = checker.check("国家级品质").hits
-    assert hit.category == "authority"
-    assert "第九条" in hit.basis
-    assert hit.suggestion
-    assert hit.severity is Severity.BLOCK
+    assert hit.entry.category == "authority"
+    assert "第九条" in hit.entry.basis
+    assert hit.entry.suggestion
+    assert hit.entry.severity is Severity.BLOCK
 
 
 def test_medical_claims_for_ordinary_goods_are_blocked(checker: ComplianceChecker) -> None:
     hits = checker.check("这款茶能降血压，还能抗癌").hits
-    assert {hit.category for hit in hits} == {"medical"}
+    assert {hit.entry.category for hit in hits} == {"medical"}
     assert len(hits) == 2
 
 
 def test_warnings_do_not_block(checker: ComplianceChecker) -> None:
     verdict = checker.check("想要优惠的加V信")
     assert verdict.hits and not verdict.blocked
-    assert {hit.category for hit in verdict.hits} == {"offplatform"}
+    assert {hit.entry.category for hit in verdict.hits} == {"offplatform"}
 
 
 def test_clean_copy_has_no_hits(checker: ComplianceChecker) -> None:
