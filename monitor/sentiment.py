@@ -226,10 +226,17 @@ class Sentiment:
     label: Label
     evidence: tuple[tuple[str, float], ...]
 
+    @property
+    def confidence(self) -> float:
+        """How sure the calibrated model is of the polarity it leans to: 0.9 means it is
+        right about nine times in ten at this score on held-out data."""
+        return max(self.positive, 1.0 - self.positive)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "sentiment": round(self.positive, 4),
             "label": self.label.value,
+            "confidence": round(self.confidence, 4),
             "evidence": [[token, round(weight, 3)] for token, weight in self.evidence],
         }
 

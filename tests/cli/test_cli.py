@@ -34,6 +34,7 @@ def test_score_plain_lines_from_stdin() -> None:
     assert rows[0]["text"] == "物流太慢了，避雷"
     assert 0 <= rows[0]["sentiment"] < 0.28  # type: ignore[operator]
     assert rows[0]["evidence"]
+    assert rows[0]["confidence"] == pytest.approx(1 - rows[0]["sentiment"], abs=1e-3)  # type: ignore[operator]
 
 
 def test_score_csv_keeps_the_other_columns(tmp_path: Path) -> None:
