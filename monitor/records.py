@@ -6,7 +6,6 @@ sentence a person can act on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,16 +41,6 @@ class Comment:
     def key(self) -> str:
         """Unique across platforms: the same id may exist on Weibo and on Douyin."""
         return f"{self.platform}:{self.id}"
-
-
-def parse_json(raw: bytes | str) -> Mapping[str, Any]:
-    try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RecordError("not_json", f"not valid JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise RecordError("not_object", "a comment must be a JSON object")
-    return document
 
 
 def parse_comment(
