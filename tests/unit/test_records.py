@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.records import RecordError, parse_comment, parse_json
+from monitor.records import RecordError, parse_comment
 from monitor.settings import LimitSettings
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -52,14 +52,4 @@ def test_bad_records_are_refused_with_a_reason_class(
 ) -> None:
     with pytest.raises(RecordError) as caught:
         parse(**fields)
-    assert caught.value.reason == reason
-
-
-@pytest.mark.parametrize(
-    ("raw", "reason"),
-    [(b"{oops", "not_json"), (b"[1, 2]", "not_object"), (b"\xff\xfe", "not_json")],
-)
-def test_unparseable_bytes_are_refused(raw: bytes, reason: str) -> None:
-    with pytest.raises(RecordError) as caught:
-        parse_json(raw)
     assert caught.value.reason == reason
