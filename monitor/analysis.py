@@ -85,13 +85,4 @@ def _count(report: BrandReport, scored: Scored, settings: Settings, enricher: En
     counts.negatives += 1
     report.negative_times.append(scored.comment.created_at.astimezone(settings.zone))
     report.crisis_keywords.update(scored.crisis_keywords)
-    stopwords = enricher.scorer.model.stopwords
-    brand_words = set(settings.brand_words())
-    report.keywords.update(
-        token
-        for token in set(scored.tokens)
-        if len(token) > 1
-        and token.isalnum()
-        and token not in stopwords
-        and token not in brand_words
-    )
+    report.keywords.update(scored.keywords(enricher.not_keywords))

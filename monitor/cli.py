@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
+import subprocess
 import sys
+import tempfile
+import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -23,8 +28,19 @@ from rich.progress import BarColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
 from monitor.analysis import Analysis, analyze
+from monitor.broker import BrokerError, embedded_broker, free_port
 from monitor.compliance import Verdict, default_checker
 from monitor.enrich import Enricher, build_scorer
+from monitor.incidents import describe
+from monitor.ingest import (
+    Pacer,
+    bootstrap_servers,
+    ensure_topics,
+    follow_topic,
+    keep_time,
+    outgoing,
+    time_shifter,
+)
 from monitor.inputs import STDIN, Format, InputError, Row, open_source, read_rows
 from monitor.records import REQUIRED_FIELDS
 from monitor.report import render_report
@@ -370,3 +386,192 @@ def _print_metrics(title: str, metrics: dict[str, Metrics]) -> None:
             f"{result.calibration_error:.3f}",
         )  # fmt: skip
     out.print(table)
+
+
+BrokerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--broker",
+        envvar="GUANCHAO_BROKER",
+        help="Kafka URL, e.g. kafka://127.0.0.1:9092 (default: start an embedded broker).",
+    ),
+]
+
+
+@app.command()
+def worker(
+    broker: BrokerOption = None,
+    web_port: Annotated[
+        int | None, typer.Option(help="Port of /health and /counts (default from config).")
+    ] = None,
+    config: ConfigOption = None,
+    loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "warn",
+) -> None:
+    """Run a stream worker: comments in, scored records, counts and incidents out."""
+    with user_errors():
+        settings = load_settings(config)
+    if broker:
+        _run_worker(settings, broker, web_port, loglevel)
+        return
+    with _embedded() as url:
+        err.print(f"embedded broker at {url} (set GUANCHAO_BROKER to share it)")
+        _run_worker(settings, url, web_port, loglevel)
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="Loopback port (0: a free one).")] = 9092,
+) -> None:
+    """Run the embedded broker alone, so that several workers and producers can share it."""
+    with _embedded(port or None) as url:
+        out.print(f"broker listening at {url}; Ctrl-C stops it")
+        with suppress(KeyboardInterrupt):
+            signal.pause()
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="JSONL or CSV of comments, or - for stdin.")],
+    broker: BrokerOption = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Comments per second (default: as fast as possible).")
+    ] = None,
+    rewrite_time: Annotated[
+        bool, typer.Option(help="Shift created_at so the export replays as if happening now.")
+    ] = False,
+    config: ConfigOption = None,
+    encoding: EncodingOption = "utf-8-sig",
+) -> None:
+    """Produce comments into the comments topic, with a progress bar on a terminal."""
+    if broker is None:
+        fail("--broker (or GUANCHAO_BROKER) is required: where should the comments go?")
+    if rate is not None and rate <= 0:
+        fail("--rate must be positive")
+    with user_errors():
+        settings = load_settings(config)
+        sent = _ingest(source, broker, settings, rate, rewrite_time, encoding)
+    err.print(f"sent {sent} comments to {settings.stream.topics.comments}")
+
+
+def _ingest(
+    source: str, broker: str, settings: Settings, rate: float | None, rewrite: bool,
+    encoding: str,
+) -> int:  # fmt: skip
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    try:
+        ensure_topics(broker, settings)
+        producer = KafkaProducer(bootstrap_servers=bootstrap_servers(broker), linger_ms=5)
+    except KafkaError as error:
+        raise InputError(f"cannot reach the broker at {broker}: {error}") from None
+    pacer = Pacer(rate)
+    sent = 0
+    with open_source(source) as stream, _progress(source) as advance:
+        rows: Iterable[dict[str, Any] | bytes] = (
+            row.fields or row.raw.strip().encode()
+            for row in read_rows(stream, source, "auto", REQUIRED_FIELDS, encoding, advance)
+        )
+        shift: Callable[[dict[str, Any]], None] = keep_time
+        if rewrite:  # the newest comment must be known first: read the export into memory
+            rows = list(rows)
+            shift = time_shifter(rows, datetime.now(settings.zone), settings.zone)
+        for message in outgoing(rows, shift):
+            producer.send(settings.stream.topics.comments, key=message.key, value=message.value)
+            sent += 1
+            pacer.wait()
+    producer.flush()
+    producer.close()
+    return sent
+
+
+@contextmanager
+def _embedded(port: int | None = None) -> Iterator[str]:
+    try:
+        with embedded_broker(port) as url:
+            yield url
+    except BrokerError as error:
+        fail(str(error))
+
+
+def _run_worker(settings: Settings, broker: str, web_port: int | None, loglevel: str) -> None:
+    import faust
+
+    from monitor.stream import build_app
+
+    with user_errors():
+        try:
+            ensure_topics(broker, settings)
+        except Exception as error:
+            raise InputError(f"cannot reach the broker at {broker}: {error}") from None
+    with tempfile.TemporaryDirectory(prefix="guanchao-") as datadir:
+        stream_app = build_app(settings, broker, Path(datadir), web_port)
+        faust.Worker(stream_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+@app.command()
+def demo(
+    rate: Annotated[float, typer.Option(help="Comments per second in the replay.")] = 60.0,
+    config: ConfigOption = None,
+    source: Annotated[
+        str, typer.Option(help="Export to replay (default: the bundled sample).")
+    ] = str(SAMPLE_EXPORT),
+) -> None:
+    """The live demo: an embedded broker, a worker, and a paced replay of the sample stream
+    (an ordinary afternoon, then a logistics-complaint burst); incidents print as they open."""
+    with user_errors():
+        settings = load_settings(config)
+    with _embedded() as url:
+        err.print(f"embedded broker at {url}; starting a worker …")
+        web_port = free_port()
+        worker_process = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "worker", "--broker", url,
+             "--web-port", str(web_port), *(["--config", str(config)] if config else [])],
+        )  # fmt: skip
+        done = threading.Event()
+        printer = threading.Thread(
+            target=_print_incidents, args=(url, settings.stream.topics.incidents, done), daemon=True
+        )
+        try:
+            with user_errors():
+                ensure_topics(url, settings)
+            printer.start()
+            if not wait_until_ready(web_port, worker_process, timeout=60):
+                fail("the worker did not become ready within 60 s")
+            err.print(f"replaying {source} at {rate:g} comments/s, as if happening now")
+            with user_errors():
+                _ingest(source, url, settings, rate, True, "utf-8-sig")
+            time.sleep(DEMO_SETTLE_SECONDS)
+        finally:
+            done.set()
+            worker_process.terminate()
+            worker_process.wait(timeout=30)
+            printer.join(timeout=5)
+
+
+DEMO_SETTLE_SECONDS = 5.0
+
+
+def wait_until_ready(web_port: int, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """True once the worker's /health says it owns partitions (it has joined its group)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/health", timeout=1) as r:
+                if json.load(r).get("assigned_partitions"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def _print_incidents(broker: str, topic: str, done: threading.Event) -> None:
+    for raw in follow_topic(broker, topic, done.is_set):
+        event = json.loads(raw)
+        colour = {"opened": "red", "level_changed": "magenta", "cleared": "green"}.get(
+            event["event"], "yellow"
+        )
+        out.print(f"[{colour}]{escape(describe(event))}[/{colour}]")

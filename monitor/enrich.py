@@ -21,6 +21,7 @@ from monitor.sentiment import (
     Thresholds,
     load_model,
     load_rules,
+    load_stopwords,
 )
 from monitor.settings import Settings
 
@@ -36,6 +37,18 @@ class Scored:
     @property
     def negative(self) -> bool:
         return self.sentiment.label is Label.NEGATIVE
+
+    def keywords(self, excluded: frozenset[str]) -> tuple[str, ...]:
+        """Distinct content words of a negative comment: what the complaint is about."""
+        if not self.negative:
+            return ()
+        return tuple(
+            dict.fromkeys(
+                token
+                for token in self.tokens
+                if len(token) > 1 and token.isalnum() and token not in excluded
+            )
+        )
 
     def as_dict(self) -> dict[str, Any]:
         comment = self.comment
@@ -65,8 +78,9 @@ def build_scorer(settings: Settings, model: BayesModel | None = None) -> Scorer:
     )
 
 
-def read_crisis_keywords() -> list[str]:
-    lines = (LEXICONS / "crisis_keywords.txt").read_text(encoding="utf-8").splitlines()
+def read_word_list(name: str) -> list[str]:
+    """`lexicons/<name>.txt`: one word per line, `#` starts a comment line."""
+    lines = (LEXICONS / f"{name}.txt").read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
@@ -76,7 +90,10 @@ class Enricher:
         self._brands = PhraseMatcher(
             {name: brand.name for brand in settings.brands for name in brand.names}
         )
-        self._crisis = PhraseMatcher.of_words(read_crisis_keywords())
+        self._crisis = PhraseMatcher.of_words(read_word_list("crisis_keywords"))
+        self.not_keywords = (
+            load_stopwords() | set(settings.brand_words()) | set(read_word_list("not_keywords"))
+        )
 
     def enrich(self, comment: Comment) -> Scored:
         tokens = self.scorer.tokens(comment.text)
@@ -90,3 +107,8 @@ class Enricher:
             crisis_keywords=tuple(self._crisis.labels(comment.text)),
             tokens=tuple(tokens),
         )
+
+    def records(self, scored: Scored) -> list[tuple[str, dict[str, Any]]]:
+        """(brand, scored record) for each brand the comment is about."""
+        record = {**scored.as_dict(), "keywords": list(scored.keywords(self.not_keywords))}
+        return [(brand, {**record, "brand": brand}) for brand in scored.brands]

@@ -31,6 +31,7 @@ class Row:
     line: int
     fields: dict[str, Any]
     error: str | None = None  # why the row is unusable, short enough to count by
+    raw: str = ""  # the line as read, kept for an unusable JSONL row
 
 
 @contextmanager
@@ -118,12 +119,12 @@ def _jsonl_rows(lines: Iterator[_Line]) -> Iterator[Row]:
         try:
             document = json.loads(text)
         except json.JSONDecodeError:
-            yield Row(number, {}, "not valid JSON")
+            yield Row(number, {}, "not valid JSON", raw=text)
             continue
         if isinstance(document, dict):
             yield Row(number, document)
         else:
-            yield Row(number, {}, "not a JSON object")
+            yield Row(number, {}, "not a JSON object", raw=text)
 
 
 def _csv_rows(lines: Iterator[_Line], name: str, required: Sequence[str]) -> Iterator[Row]:

@@ -151,11 +151,19 @@ def _load_snownlp() -> BayesModel:
     root = Path(next(iter(spec.submodule_search_locations)))
     with gzip.open(root / "sentiment" / "sentiment.marshal.3", "rb") as stream:
         stored = marshal.loads(stream.read())
-    stopwords = (root / "normal" / "stopwords.txt").read_text(encoding="utf-8").split()
     classes = stored["d"]
     return bayes_from_counts(
-        classes["neg"]["d"], classes["pos"]["d"], stopwords, source=SNOWNLP_MODEL
+        classes["neg"]["d"], classes["pos"]["d"], load_stopwords(), source=SNOWNLP_MODEL
     )
+
+
+def load_stopwords() -> frozenset[str]:
+    """snownlp's Chinese stop-word list: words that say nothing about a topic."""
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the snownlp package is not installed")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return frozenset((root / "normal" / "stopwords.txt").read_text(encoding="utf-8").split())
 
 
 @dataclass(frozen=True)

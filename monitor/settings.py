@@ -71,6 +71,54 @@ class LimitSettings(_Frozen):
     )
 
 
+class RuleSettings(_Frozen):
+    """When a detection opens an incident and how high its level goes."""
+
+    warning_factor: float = Field(2.0, gt=1, description="Negatives over threshold × this: +1.")
+    crisis_factor: float = Field(5.0, gt=1, description="Negatives over threshold × this: +2.")
+    growth_factor: float = Field(
+        3.0, gt=1, description="Negatives at least this × the same hour's 7-day mean: +1 level."
+    )
+    crisis_keyword_hits: int = Field(3, ge=1, description="Crisis-keyword hits in the hour: +1.")
+    high_reach_followers: int = Field(
+        100_000, ge=1, description="A negative post by an author with this many followers: +1."
+    )
+    platforms: int = Field(3, ge=2, description="Negatives on this many platforms: +1.")
+    keyword_surge: float = Field(
+        0.4, gt=0, description="A keyword up this fraction on its baseline is a surge."
+    )
+    keyword_min_volume: int = Field(10, ge=1, description="…with at least this many mentions.")
+    max_keyword_incidents: int = Field(3, ge=0, description="Surging keywords reported at once.")
+
+
+class TopicNames(_Frozen):
+    comments: str = Field("guanchao-comments", description="Raw comment records (JSON) in.")
+    scored: str = Field("guanchao-scored", description="One scored record per comment and brand.")
+    incidents: str = Field("guanchao-incidents", description="Incident events out.")
+    dead_letter: str = Field("guanchao-dead-letter", description="Bad records, with the reason.")
+
+
+class StreamSettings(_Frozen):
+    app_id: str = Field("guanchao", description="Faust app id: consumer group and table prefix.")
+    topics: TopicNames = TopicNames()
+    partitions: int = Field(4, ge=1, le=256, description="Partitions of every Guanchao topic.")
+    web_host: str = Field("127.0.0.1", description="Address of /health and /metrics.")
+    web_port: int = Field(6066, ge=0, le=65535, description="Port of /health and /metrics.")
+    lateness_minutes: int = Field(
+        60, ge=0, description="Comments this much older than a brand's newest still count."
+    )
+    batch_size: int = Field(500, ge=1, description="Records taken from a topic at once.")
+    batch_seconds: float = Field(0.05, gt=0, description="Longest wait to fill a batch.")
+    rebalance_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long a group rebalance waits for members to join."
+    )
+    update_every_minutes: int = Field(
+        5, ge=1, description="Publish an incident's growing counts at most this often."
+    )
+    quiet_minutes: int = Field(60, ge=1, description="An incident clears after this long quiet.")
+    baseline_days: int = Field(7, ge=1, description="Days of the same hour a baseline averages.")
+
+
 class Settings(_Frozen):
     timezone: str = Field("Asia/Shanghai", description="Zone for hourly buckets and naive times.")
     negatives_per_hour: int = Field(
@@ -80,6 +128,8 @@ class Settings(_Frozen):
     sentiment: SentimentSettings = SentimentSettings()
     compliance: ComplianceSettings = ComplianceSettings()
     limits: LimitSettings = LimitSettings()
+    rules: RuleSettings = RuleSettings()
+    stream: StreamSettings = StreamSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,210 @@
+"""The stream's stages as plain functions of a batch, so they are tested without a broker.
+
+`enrich_batch` turns raw comment bytes into scored records (or dead letters).
+`CountStage.process` counts scored records, keeps the hourly baseline, evaluates the rules
+and advances incidents, returning every state write and event for the Faust adapter
+(`monitor/stream.py`) to apply. Time comes from the records (event time) and from the
+clock passed in (processing time, for stamps only).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiokafka.partitioner import murmur2
+
+from monitor.counting import WINDOW_MINUTES, Counts, Mention
+from monitor.enrich import Enricher
+from monitor.incidents import Incident, step
+from monitor.records import RecordError, parse_comment
+from monitor.rules import Baseline, Detection, evaluate
+from monitor.settings import Settings
+
+HOURLY_KEYWORDS = 50
+
+
+def brand_partition(brand: str, partitions: int) -> int:
+    """Kafka's default partitioner on the brand: every stage of a brand meets in one place."""
+    return int(murmur2(brand.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    original: bytes
+    reason: str
+    message: str
+
+
+@dataclass
+class Enriched:
+    records: list[tuple[str, bytes]] = field(default_factory=list)  # (brand, JSON record)
+    dead: list[DeadLetter] = field(default_factory=list)
+    unattributed: int = 0
+
+
+def enrich_batch(
+    raws: Iterable[bytes], enricher: Enricher, settings: Settings, now: datetime
+) -> Enriched:
+    """Parse, validate and score; a bad record becomes a dead letter and never stops the rest."""
+    result = Enriched()
+    for raw in raws:
+        try:
+            fields = _parse_json(raw)
+            comment = parse_comment(fields, settings.limits, settings.zone, now)
+        except RecordError as error:
+            result.dead.append(DeadLetter(raw, error.reason, str(error)))
+            continue
+        records = enricher.records(enricher.enrich(comment))
+        if not records:
+            result.unattributed += 1
+        for brand, record in records:
+            result.records.append((brand, json.dumps(record, ensure_ascii=False).encode()))
+    return result
+
+
+def _parse_json(raw: bytes) -> Mapping[str, Any]:
+    if raw is None or not raw:
+        raise RecordError("empty", "the record is empty")
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RecordError("not_json", f"not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise RecordError("not_object", "a comment must be a JSON object")
+    return document
+
+
+@dataclass
+class Writes:
+    """What one batch changes: table writes (None deletes) and events to publish."""
+
+    mentions: dict[str, list[object] | None] = field(default_factory=dict)
+    hourly: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    incidents: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    counted: int = 0
+    late: int = 0
+    duplicates: int = 0
+
+
+def brand_of_key(key: str) -> str:
+    return key.split("|", 1)[0]
+
+
+class CountStage:
+    """Counting and detection for the brands of the partitions this worker owns.
+
+    `hourly` and `incidents` are read-only views of the tables (the adapter applies the
+    returned writes to them); `counts` is rebuilt from the mentions table after a restart.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        counts: Counts,
+        hourly: Mapping[str, dict[str, Any]],
+        incidents: Mapping[str, dict[str, Any]],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.counts = counts
+        self.hourly = hourly
+        self.incidents = incidents
+        self.clock = clock
+        self.keep_minutes = WINDOW_MINUTES + settings.stream.lateness_minutes
+
+    def process(self, records: Iterable[Mapping[str, Any]]) -> Writes:
+        writes = Writes()
+        touched: set[str] = set()
+        for record in records:
+            mention = Mention.from_record(record)
+            window = self.counts.window(mention.brand)
+            if mention.minute <= window.latest_minute - self.keep_minutes:
+                writes.late += 1
+            elif self.counts.add(mention):
+                writes.mentions[mention.key] = mention.to_json()
+                self._add_to_hour(mention, writes)
+                writes.counted += 1
+                touched.add(mention.brand)
+            else:
+                writes.duplicates += 1
+        for brand in sorted(touched):
+            self._expire(brand, writes)
+            self._detect(brand, writes)
+        return writes
+
+    def _add_to_hour(self, mention: Mention, writes: Writes) -> None:
+        key = f"{mention.brand}|{mention.minute // 60}"
+        hour = writes.hourly.get(key) or _copy_hour(self.hourly.get(key))
+        writes.hourly[key] = hour
+        hour["mentions"] += 1
+        if mention.negative:
+            hour["negatives"] += 1
+            keywords = Counter(hour["keywords"])
+            keywords.update(mention.keywords)
+            hour["keywords"] = dict(keywords.most_common(HOURLY_KEYWORDS))
+
+    def _expire(self, brand: str, writes: Writes) -> None:
+        window = self.counts.window(brand)
+        for mention in self.counts.expire(brand, window.latest_minute - self.keep_minutes):
+            writes.mentions[mention.key] = None
+        oldest_hour = window.latest_minute // 60 - 24 * (self.settings.stream.baseline_days + 1)
+        for key in self.hourly:
+            if brand_of_key(key) == brand and int(key.rsplit("|", 1)[1]) < oldest_hour:
+                writes.hourly[key] = None
+
+    def _detect(self, brand: str, writes: Writes) -> None:
+        totals = self.counts.window(brand).totals()
+        detections = evaluate(
+            totals,
+            self.settings.threshold_for(brand),
+            self._baseline(brand, totals.end_minute),
+            self.settings.rules,
+        )
+        by_cause: dict[str, Detection | None] = {d.cause: d for d in detections}
+        for key in self.incidents:
+            if brand_of_key(key) == brand:
+                by_cause.setdefault(key.split("|", 1)[1], None)
+        for cause, detection in by_cause.items():
+            key = f"{brand}|{cause}"
+            stored = writes.incidents.get(key, self.incidents.get(key))
+            current = Incident.from_dict(stored) if stored else None
+            incident, events = step(
+                current,
+                detection,
+                totals.end_minute,
+                self.clock(),
+                self.settings.stream.update_every_minutes,
+                self.settings.stream.quiet_minutes,
+            )
+            if incident is not None or current is not None:
+                writes.incidents[key] = incident.as_dict() if incident else None
+            writes.events += events
+
+    def _baseline(self, brand: str, minute: int) -> Baseline | None:
+        """The mean of this hour of day over the past days that have data."""
+        hour = minute // 60
+        days = self.settings.stream.baseline_days
+        past = [self.hourly.get(f"{brand}|{hour - 24 * day}") for day in range(1, days + 1)]
+        seen = [entry for entry in past if entry]
+        if not seen:
+            return None
+        keywords: Counter[str] = Counter()
+        for entry in seen:
+            keywords.update(entry["keywords"])
+        return Baseline(
+            negatives=sum(entry["negatives"] for entry in seen) / len(seen),
+            keywords={word: count / len(seen) for word, count in keywords.items()},
+            days=len(seen),
+        )
+
+
+def _copy_hour(stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not stored:
+        return {"mentions": 0, "negatives": 0, "keywords": {}}
+    return {**stored, "keywords": dict(stored["keywords"])}

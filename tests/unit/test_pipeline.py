@@ -1,0 +1,142 @@
+"""The count-and-detect stage and the enrich stage, without a broker."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from monitor.counting import Counts
+from monitor.enrich import Enricher
+from monitor.pipeline import CountStage, Writes, enrich_batch
+from monitor.settings import Settings
+
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def record(n: int, brand: str = "云朵咖啡", negative: bool = True, minute: int = 0,
+           **extra: Any) -> dict[str, Any]:  # fmt: skip
+    return {
+        "id": str(n), "platform": "weibo", "brand": brand,
+        "created_at": (NOW + timedelta(minutes=minute)).isoformat(),
+        "label": "negative" if negative else "positive",
+        "author_followers": 10, "likes": 0, "shares": 0,
+        "crisis_keywords": [], "keywords": ["物流慢"] if negative else [], **extra,
+    }  # fmt: skip
+
+
+class Stage:
+    """A CountStage whose tables are plain dicts, with the writes applied as Faust would."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.hourly: dict[str, Any] = {}
+        self.incidents: dict[str, Any] = {}
+        self.stage = CountStage(settings, Counts(), self.hourly, self.incidents, lambda: NOW)
+
+    def feed(self, records: list[dict[str, Any]]) -> Writes:
+        writes = self.stage.process(records)
+        for table, changes in ((self.hourly, writes.hourly), (self.incidents, writes.incidents)):
+            for key, value in changes.items():
+                if value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = value
+        return writes
+
+
+@pytest.fixture
+def stage(settings: Settings) -> Stage:
+    return Stage(settings)
+
+
+def opened(writes: Writes, cause: str = "negative_volume") -> list[dict[str, Any]]:
+    return [e for e in writes.events if e["event"] == "opened" and e["incident"]["cause"] == cause]
+
+
+def test_exactly_the_threshold_opens_nothing_and_one_more_opens_one(stage: Stage) -> None:
+    assert opened(stage.feed([record(n, minute=n) for n in range(10)])) == []
+    (event,) = opened(stage.feed([record(10, minute=10)]))
+    assert event["incident"]["brand"] == "云朵咖啡"
+    assert event["incident"]["level_name"] == "watch"
+    assert event["incident"]["facts"]["negatives"] == 11
+
+
+def test_a_storm_grows_one_incident_and_raises_its_level(stage: Stage) -> None:
+    stage.feed([record(n, minute=n % 30) for n in range(11)])
+    events = []
+    for start in range(11, 211, 20):
+        events += stage.feed([record(n, minute=n % 30) for n in range(start, start + 20)]).events
+    volume = [e for e in events if e["incident"]["cause"] == "negative_volume"]
+    assert not [e for e in volume if e["event"] == "opened"]
+    assert [e["incident"]["level_name"] for e in volume if e["event"] == "level_changed"] == [
+        "warning",
+        "crisis",
+    ]
+    assert len(stage.incidents) >= 1
+    assert {key.split("|")[1] for key in stage.incidents} >= {"negative_volume"}
+
+
+def test_the_same_comment_is_counted_once(stage: Stage) -> None:
+    first = stage.feed([record(1), record(2)])
+    again = stage.feed([record(1), record(2), record(3)])
+    assert (first.counted, again.counted, again.duplicates) == (2, 1, 2)
+    assert stage.stage.counts.mentions_by_brand()["云朵咖啡"] == 3
+
+
+def test_late_records_within_lateness_count_later_ones_do_not(stage: Stage) -> None:
+    stage.feed([record(1, minute=500)])
+    writes = stage.feed([record(2, minute=500 - 60), record(3, minute=500 - 200)])
+    assert (writes.counted, writes.late) == (1, 1)
+
+
+def test_old_minutes_are_dropped_with_their_storage(stage: Stage) -> None:
+    stage.feed([record(1, minute=0)])
+    writes = stage.feed([record(2, minute=500)])
+    assert writes.mentions["云朵咖啡|weibo:1"] is None
+    assert stage.stage.counts.mentions_by_brand()["云朵咖啡"] == 1
+
+
+def test_brands_have_their_own_thresholds(settings: Settings) -> None:
+    stage = Stage(settings)  # 极光咖啡's threshold is 15 in the default config
+    assert opened(stage.feed([record(n, brand="极光咖啡", minute=n) for n in range(15)])) == []
+    assert opened(stage.feed([record(15, brand="极光咖啡", minute=15)]))
+
+
+def test_a_keyword_surge_opens_its_own_incident(stage: Stage) -> None:
+    writes = stage.feed([record(n, minute=n) for n in range(10)])
+    (event,) = opened(writes, "keyword:物流慢")
+    assert "物流慢" in event["incident"]["reasons"][0]
+
+
+def test_an_incident_clears_after_a_quiet_hour(stage: Stage) -> None:
+    stage.feed([record(n, minute=n) for n in range(12)])
+    writes = stage.feed([record(100, negative=False, minute=200)])
+    cleared = [e for e in writes.events if e["event"] == "cleared"]
+    assert {e["incident"]["cause"] for e in cleared} >= {"negative_volume"}
+    assert opened(stage.feed([record(n, minute=300 + n) for n in range(200, 212)]))
+
+
+def test_enrich_sends_a_comment_once_per_brand_and_dead_letters_bad_records(
+    settings: Settings,
+) -> None:
+    enricher = Enricher(settings)
+    good = {"id": "1", "platform": "weibo", "text": "云朵咖啡比山海茶饮差多了，避雷",
+            "created_at": NOW.isoformat()}  # fmt: skip
+    raws = [
+        json.dumps(good, ensure_ascii=False).encode(),
+        b"{not json",
+        b"",
+        json.dumps({**good, "text": ""}).encode(),
+        json.dumps({**good, "created_at": "2099-01-01T00:00:00+08:00"}).encode(),
+        json.dumps({**good, "text": "长" * 30_000}).encode(),
+        "\u0000\ud800".encode("utf-8", "surrogatepass"),
+    ]
+    result = enrich_batch(raws, enricher, settings, NOW)
+    assert sorted(brand for brand, _ in result.records) == ["云朵咖啡", "山海茶饮"]
+    assert [dead.reason for dead in result.dead] == [
+        "not_json", "empty", "missing_field", "absurd_time", "text_too_long", "not_json",
+    ]  # fmt: skip
+    assert result.dead[0].original == b"{not json"
+    scored = json.loads(result.records[0][1])
+    assert scored["label"] == "negative"
+    assert "避雷" in scored["keywords"]
