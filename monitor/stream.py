@@ -33,9 +33,11 @@ from typing import Any
 import faust
 from faust.types import StreamT, TableT
 from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.counting import Counts, Mention
 from monitor.enrich import Enricher
+from monitor.metrics import StreamCollector, exposition
 from monitor.pipeline import CountStage, Writes, brand_of_key, brand_partition, enrich_batch
 from monitor.settings import Settings
 
@@ -159,6 +161,16 @@ def build_app(
             return self.json(
                 {"status": "ok", "assigned_partitions": assigned, **_stats_document(stats)}
             )
+
+    metrics = StreamCollector(stats, counts, settings.threshold_for)
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            # aiohttp refuses a charset inside content_type, so the header is set after
+            response = self.bytes(exposition(metrics), content_type="text/plain")
+            response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+            return response
 
     @app.page("/counts")
     class BrandCounts(View):

@@ -60,6 +60,11 @@ class Worker:
         except OSError:
             return {}
 
+    def text(self, path: str) -> str:
+        url = f"http://127.0.0.1:{self.web_port}{path}"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode()  # type: ignore[no-any-return]
+
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()

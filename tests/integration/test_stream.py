@@ -47,6 +47,10 @@ def test_comments_become_scored_records_counts_and_an_incident(
     assert incident["facts"]["negatives"] == 12
     wait_for(lambda: pipeline.counts() == {"云朵咖啡": 13, "山海茶饮": 1}, "counts for both brands")
     assert worker.get("/health")["counted"] == 14
+    metrics = worker.text("/metrics")
+    assert "guanchao_mentions_counted_total 14.0" in metrics
+    assert 'guanchao_rolling_negatives{brand="云朵咖啡"} 12.0' in metrics
+    assert 'guanchao_negative_threshold{brand="云朵咖啡"} 10.0' in metrics
 
 
 def test_ten_is_not_a_crisis_eleven_is_and_two_hundred_more_raise_the_same_one(

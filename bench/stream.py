@@ -1,0 +1,164 @@
+"""Stream throughput and alert latency of one worker on the embedded broker.
+
+    .venv/bin/python bench/stream.py [--comments 20000] [--latency-seconds 40]
+
+1. Sustained comments/s, end to end: N comments produced as fast as kafka-python can,
+   timed from the first send until the worker has counted all of them; with 1 and with 4
+   partitions.
+2. Alert latency at a steady 1,000 comments/s: every second one more brand gets ten
+   negative comments, then (half a second later) the eleventh that crosses its threshold;
+   latency is from sending that eleventh comment to its `opened` event on the incidents
+   topic. p50 and p99 over the brands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kafka import KafkaProducer
+
+from monitor.broker import embedded_broker, free_port
+from monitor.ingest import bootstrap_servers, follow_topic
+from monitor.settings import DEFAULT_CONFIG
+
+NEGATIVE = "物流太慢了，客服也不理人，避雷[怒]"
+POSITIVE = "拿铁很好喝，推荐[赞]"
+
+
+class Deployment:
+    """A worker process with its own topics on the shared broker."""
+
+    def __init__(self, broker: str, partitions: int, workdir: Path) -> None:
+        self.broker = broker
+        name = f"bench{partitions}x{int(time.time())}"
+        self.topics = {k: f"{name}-{k}" for k in ("comments", "scored", "incidents", "dead_letter")}
+        document = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+        document["sentiment"]["model"] = str(DEFAULT_CONFIG.parent / document["sentiment"]["model"])
+        document["stream"] = {"app_id": name, "partitions": partitions, "topics": self.topics}
+        config = workdir / f"{name}.yaml"
+        config.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        self.port = free_port()
+        with (workdir / f"{name}.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "worker", "--broker", broker,
+                 "--web-port", str(self.port), "--config", str(config)],
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        while not self.health().get("assigned_partitions"):
+            time.sleep(0.2)
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap_servers(broker), linger_ms=2)
+
+    def health(self) -> dict[str, Any]:
+        try:
+            url = f"http://127.0.0.1:{self.port}/health"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.load(response)  # type: ignore[no-any-return]
+        except OSError:
+            return {}
+
+    def send(self, number: int, brand: str, text: str) -> None:
+        record = {"id": f"n{number}", "platform": "weibo", "brand": brand, "text": text,
+                  "created_at": datetime.now(UTC).isoformat()}  # fmt: skip
+        self.producer.send(self.topics["comments"], json.dumps(record).encode())
+
+    def stop(self) -> None:
+        self.producer.close()
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def throughput(deployment: Deployment, comments: int) -> float:
+    started = time.perf_counter()
+    for number in range(comments):
+        brand = f"品牌{number % 20}"
+        deployment.send(number, brand, NEGATIVE if number % 5 == 0 else POSITIVE)
+    deployment.producer.flush()
+    sent = time.perf_counter() - started
+    while deployment.health().get("counted", 0) < comments:
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    print(f"    produced in {sent:.1f}s, counted all after {elapsed:.1f}s")
+    return comments / elapsed
+
+
+def latency(deployment: Deployment, seconds: int, rate: int = 1000) -> list[float]:
+    opened_at: dict[str, float] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        for raw in follow_topic(deployment.broker, deployment.topics["incidents"], done.is_set):
+            event = json.loads(raw)
+            if event["event"] == "opened" and event["incident"]["cause"] == "negative_volume":
+                opened_at.setdefault(event["incident"]["brand"], time.perf_counter())
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    crossing_sent: dict[str, float] = {}
+    started = time.perf_counter()
+    number = 1_000_000
+    for second in range(seconds):
+        brand = f"告警{second}"
+        for tick in range(rate):
+            due = started + second + tick / rate
+            while time.perf_counter() < due:
+                time.sleep(0.0005)
+            number += 1
+            if tick == 0:
+                for extra in range(10):
+                    deployment.send(number * 100 + extra, brand, NEGATIVE)
+            if tick == rate // 2:
+                deployment.send(number, brand, NEGATIVE)
+                deployment.producer.flush()
+                crossing_sent[brand] = time.perf_counter()
+            else:
+                deployment.send(number, f"背景{tick % 10}", POSITIVE)
+    deadline = time.perf_counter() + 20
+    while len(opened_at) < len(crossing_sent) and time.perf_counter() < deadline:
+        time.sleep(0.1)
+    done.set()
+    return [opened_at[b] - crossing_sent[b] for b in crossing_sent if b in opened_at]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--comments", type=int, default=20_000)
+    parser.add_argument("--latency-seconds", type=int, default=40)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir, embedded_broker() as broker:
+        for partitions in (1, 4):
+            deployment = Deployment(broker, partitions, Path(workdir))
+            try:
+                print(f"{partitions} partition(s): {args.comments} comments")
+                rate = throughput(deployment, args.comments)
+                print(f"    sustained: {rate:,.0f} comments/s end to end")
+            finally:
+                deployment.stop()
+        deployment = Deployment(broker, 4, Path(workdir))
+        try:
+            samples = latency(deployment, args.latency_seconds)
+        finally:
+            deployment.stop()
+    print(f"alert latency at 1,000 comments/s, 4 partitions ({len(samples)} incidents of "
+          f"{args.latency_seconds}): p50 {statistics.median(samples):.3f}s, "
+          f"p99 {percentile(samples, 0.99):.3f}s, max {max(samples):.3f}s")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
