@@ -1,4 +1,5 @@
 import csv
+import gc
 import json
 from pathlib import Path
 
@@ -213,3 +214,27 @@ def test_score_with_a_corrupt_model_is_exit_2_naming_the_file(tmp_path: Path) ->
     code, _, stderr = run("score", "-", "--config", str(config), stdin="好\n")
     assert code == 2
     assert "broken.json.gz" in stderr
+
+
+def test_ingest_without_a_broker_is_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GUANCHAO_BROKER", raising=False)
+    code, _, stderr = run("ingest", "-", stdin="{}\n")
+    assert code == 2
+    assert "--broker" in stderr
+
+
+# kafka-python leaves the socket of a failed bootstrap unclosed; collected here, not later
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_ingest_to_an_unreachable_broker_is_exit_2() -> None:
+    code, _, stderr = run("ingest", "-", "--broker", "kafka://127.0.0.1:1", stdin="{}\n")
+    assert code == 2
+    assert "cannot reach the broker" in stderr
+    gc.collect()
+
+
+def test_worker_with_a_broken_config_is_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("stream:\n  partitions: 0\n", encoding="utf-8")
+    code, _, stderr = run("worker", "--config", str(config), "--broker", "kafka://127.0.0.1:1")
+    assert code == 2
+    assert "bad.yaml:2: stream.partitions" in stderr
