@@ -103,7 +103,6 @@ def build_app(
     counts = Counts()
     stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
     stats = StreamStats()
-    app.guanchao_stats = stats  # type: ignore[attr-defined]  # read by the web views
 
     @app.agent(comments)
     async def enrich(events_stream: StreamT[bytes]) -> None:
