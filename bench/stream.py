@@ -98,8 +98,8 @@ def latency(deployment: Deployment, seconds: int, rate: int = 1000) -> list[floa
     done = threading.Event()
 
     def watch() -> None:
-        for raw in follow_topic(deployment.broker, deployment.topics["incidents"], done.is_set):
-            event = json.loads(raw)
+        for message in follow_topic(deployment.broker, deployment.topics["incidents"], done.is_set):
+            event = json.loads(message.value)
             if event["event"] == "opened" and event["incident"]["cause"] == "negative_volume":
                 opened_at.setdefault(event["incident"]["brand"], time.perf_counter())
 

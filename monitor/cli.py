@@ -569,8 +569,8 @@ def wait_until_ready(web_port: int, process: subprocess.Popen[bytes], timeout: f
 
 
 def _print_incidents(broker: str, topic: str, done: threading.Event) -> None:
-    for raw in follow_topic(broker, topic, done.is_set):
-        event = json.loads(raw)
+    for message in follow_topic(broker, topic, done.is_set):
+        event = json.loads(message.value)
         colour = {"opened": "red", "level_changed": "magenta", "cleared": "green"}.get(
             event["event"], "yellow"
         )

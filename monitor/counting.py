@@ -170,6 +170,11 @@ class Counts:
         self.window(mention.brand).add(mention)
         return True
 
+    def clear(self) -> None:
+        """Forget everything, before counting again from the stored mentions."""
+        self.windows.clear()
+        self.counted.clear()
+
     def expire(self, brand: str, before_minute: int) -> list[Mention]:
         """Forget a brand's mentions older than `before_minute`, returning them so that
         their storage can go too."""

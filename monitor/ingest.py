@@ -114,9 +114,10 @@ class Pacer:
             self.sleep(ahead)
 
 
-def follow_topic(broker: str, topic: str, stop: Callable[[], bool]) -> Iterator[bytes]:
-    """Every message of a topic from its start, without a consumer group (Tansu does not
-    support kafka-python's groups), until `stop()` says so."""
+def follow_topic(broker: str, topic: str, stop: Callable[[], bool]) -> Iterator[Any]:
+    """Every message (kafka-python's ConsumerRecord: value, headers, partition, offset …)
+    of a topic from its start, without a consumer group (Tansu does not support
+    kafka-python's groups), until `stop()` says so."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
@@ -129,7 +130,6 @@ def follow_topic(broker: str, topic: str, stop: Callable[[], bool]) -> Iterator[
         consumer.seek_to_beginning(*assigned)
         while not stop():
             for batch in consumer.poll(timeout_ms=200).values():
-                for message in batch:
-                    yield message.value
+                yield from batch
     finally:
         consumer.close()

@@ -107,9 +107,8 @@ def build_app(
     @app.agent(comments)
     async def enrich(events_stream: StreamT[bytes]) -> None:
         async for event in events_stream.events():
-            raws = [event.value]
-            stats.received += len(raws)
-            result = enrich_batch(raws, enricher, settings, clock())
+            stats.received += 1
+            result = enrich_batch([event.value], enricher, settings, clock())
             for brand, record in result.records:
                 partition = brand_partition(brand, partitions)
                 await scored.send(key=brand.encode(), value=record, partition=partition, force=True)
@@ -150,8 +149,7 @@ def build_app(
         """After recovery the mentions table holds the owned brands' records: count again."""
         topic = scored.get_topic_name()
         owned = {tp.partition for tp in sender.assignor.assigned_actives() if tp.topic == topic}
-        counts.windows.clear()
-        counts.counted.clear()
+        counts.clear()
         for key, value in list(mentions.data.items()):
             if brand_partition(brand_of_key(key), partitions) in owned:
                 counts.add(Mention.from_json(key, value))
@@ -161,9 +159,7 @@ def build_app(
     class Health(View):
         async def get(self, request: Request) -> Response:
             assigned = len(app.consumer.assignment()) if app.consumer else 0
-            return self.json(
-                {"status": "ok", "assigned_partitions": assigned, **_stats_document(stats)}
-            )
+            return self.json({"status": "ok", "assigned_partitions": assigned, **vars(stats)})
 
     metrics = StreamCollector(stats, counts, settings.threshold_for)
 
@@ -181,10 +177,11 @@ def build_app(
 
         async def get(self, request: Request) -> Response:
             document = {}
+            kept = counts.mentions_by_brand()
             for brand, window in counts.windows.items():
                 totals = window.totals()
                 document[brand] = {
-                    "mentions_kept": sum(b.mentions for b in window.buckets.values()),
+                    "mentions_kept": kept[brand],
                     "rolling_mentions": totals.mentions,
                     "rolling_negatives": totals.negatives,
                     "threshold": settings.threshold_for(brand),
@@ -222,16 +219,3 @@ async def _apply(
                 await table.changelog_topic.send(
                     key=key, value=value, partition=partition, force=True
                 )
-
-
-def _stats_document(stats: StreamStats) -> dict[str, Any]:
-    return {
-        "received": stats.received,
-        "scored": stats.scored,
-        "unattributed": stats.unattributed,
-        "counted": stats.counted,
-        "late": stats.late,
-        "duplicates": stats.duplicates,
-        "dead_lettered": dict(stats.dead_lettered),
-        "incident_events": dict(stats.incident_events),
-    }

@@ -110,15 +110,21 @@ class Pipeline:
         producer.flush()
         producer.close()
 
-    def read(self, topic: str, enough: Callable[[list[bytes]], bool], what: str) -> list[bytes]:
-        """Messages of a topic, read until `enough` holds for them."""
-        seen: list[bytes] = []
+    def read_messages(
+        self, topic: str, enough: Callable[[list[Any]], bool], what: str
+    ) -> list[Any]:
+        """Messages of a topic (with headers), read until `enough` holds for them."""
+        seen: list[Any] = []
         deadline = time.monotonic() + WAIT_SECONDS
         done = lambda: enough(seen) or time.monotonic() > deadline  # noqa: E731
-        for message in follow_topic(self.broker, self.topics[topic], done):
-            seen.append(message)
+        seen.extend(follow_topic(self.broker, self.topics[topic], done))
         assert enough(seen), f"timed out waiting for {what}; got {len(seen)} messages"
         return seen
+
+    def read(self, topic: str, enough: Callable[[list[bytes]], bool], what: str) -> list[bytes]:
+        """Message values of a topic, read until `enough` holds for them."""
+        messages = self.read_messages(topic, lambda ms: enough([m.value for m in ms]), what)
+        return [message.value for message in messages]
 
     def events(
         self, enough: Callable[[list[dict[str, Any]]], bool], what: str
