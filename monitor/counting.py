@@ -18,6 +18,8 @@ from typing import Any
 
 WINDOW_MINUTES = 60
 MAX_KEYWORDS = 8
+TOP_NEGATIVES = 3
+EXCERPT_CHARS = 80
 
 
 def minute_of(moment: datetime) -> int:
@@ -42,30 +44,42 @@ class Mention:
     engagement: int
     crisis: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    excerpt: str = ""  # negatives only: what an alert quotes
+    url: str = ""
 
     def to_json(self) -> list[object]:
         return [self.brand, self.minute, int(self.negative), self.platform, self.followers,
-                self.engagement, list(self.crisis), list(self.keywords)]  # fmt: skip
+                self.engagement, list(self.crisis), list(self.keywords), self.excerpt,
+                self.url]  # fmt: skip
+
+    def quoted(self) -> dict[str, object]:
+        return {"platform": self.platform, "text": self.excerpt, "url": self.url,
+                "engagement": self.engagement}  # fmt: skip
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Mention:
         """From a scored record on the scored topic (see `Scored.records`)."""
         brand = str(record["brand"])
+        negative = record["label"] == "negative"
         return cls(
             key=f"{brand}|{record['platform']}:{record['id']}",
             brand=brand,
             minute=minute_of(datetime.fromisoformat(record["created_at"])),
-            negative=record["label"] == "negative",
+            negative=negative,
             platform=str(record["platform"]),
             followers=int(record.get("author_followers") or 0),
             engagement=int(record.get("likes") or 0) + int(record.get("shares") or 0),
             crisis=tuple(record.get("crisis_keywords") or ()),
             keywords=tuple(record.get("keywords") or ())[:MAX_KEYWORDS],
+            excerpt=str(record.get("text") or "")[:EXCERPT_CHARS] if negative else "",
+            url=str(record.get("url") or "") if negative else "",
         )
 
     @classmethod
     def from_json(cls, key: str, value: Sequence[object]) -> Mention:
-        brand, minute, negative, platform, followers, engagement, crisis, keywords = value
+        brand, minute, negative, platform, followers, engagement, crisis, keywords, excerpt, url = (
+            value
+        )
         return cls(
             key=key,
             brand=str(brand),
@@ -76,6 +90,8 @@ class Mention:
             engagement=int(engagement),  # type: ignore[call-overload]
             crisis=tuple(str(word) for word in crisis),  # type: ignore[attr-defined]
             keywords=tuple(str(word) for word in keywords),  # type: ignore[attr-defined]
+            excerpt=str(excerpt),
+            url=str(url),
         )
 
 
@@ -87,6 +103,7 @@ class Bucket:
     keywords: Counter[str] = field(default_factory=Counter)
     negative_platforms: Counter[str] = field(default_factory=Counter)
     top_negative_followers: int = 0
+    top_negatives: list[Mention] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,7 @@ class WindowTotals:
     keywords: Counter[str]
     negative_platforms: frozenset[str]
     top_negative_followers: int
+    top_negatives: tuple[Mention, ...] = ()
 
 
 class BrandWindow:
@@ -124,6 +142,7 @@ class BrandWindow:
         bucket.crisis.update(mention.crisis)
         bucket.keywords.update(mention.keywords)
         bucket.top_negative_followers = max(bucket.top_negative_followers, mention.followers)
+        bucket.top_negatives = _most_engaged([*bucket.top_negatives, mention])
 
     def drop_before(self, minute: int) -> list[Mention]:
         """Remove whole minutes older than `minute`, returning their mentions."""
@@ -152,6 +171,7 @@ class BrandWindow:
             keywords=+keywords,
             negative_platforms=frozenset(name for name, count in platforms.items() if count > 0),
             top_negative_followers=max((b.top_negative_followers for b in inside), default=0),
+            top_negatives=tuple(_most_engaged([m for b in inside for m in b.top_negatives])),
         )
 
 
@@ -191,3 +211,7 @@ class Counts:
     def mentions_by_brand(self) -> Counter[str]:
         """Mentions counted per brand and still kept (the window plus lateness)."""
         return Counter(mention.brand for mention in self.counted.values())
+
+
+def _most_engaged(mentions: list[Mention]) -> list[Mention]:
+    return sorted(mentions, key=lambda mention: -mention.engagement)[:TOP_NEGATIVES]

@@ -33,7 +33,7 @@ def ensure_topics(broker: str, settings: Settings) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(broker))
     try:
         existing = set(admin.list_topics())
-        wanted = [names.comments, names.scored, names.incidents, names.dead_letter]
+        wanted = list(names.model_dump().values())
         topics = [
             NewTopic(name, num_partitions=settings.stream.partitions, replication_factor=1)
             for name in wanted

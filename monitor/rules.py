@@ -104,6 +104,7 @@ def _negative_volume(
             "top_keywords": dict(totals.keywords.most_common(5)),
             "platforms": sorted(totals.negative_platforms),
             "top_negative_followers": totals.top_negative_followers,
+            "top_negatives": [mention.quoted() for mention in totals.top_negatives],
         },
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from monitor.segment import Backend
 
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
+M = TypeVar("M", bound=BaseModel)
 
 
 class ConfigError(ValueError):
@@ -96,6 +97,9 @@ class TopicNames(_Frozen):
     scored: str = Field("guanchao-scored", description="One scored record per comment and brand.")
     incidents: str = Field("guanchao-incidents", description="Incident events out.")
     dead_letter: str = Field("guanchao-dead-letter", description="Bad records, with the reason.")
+    alert_dead_letter: str = Field(
+        "guanchao-alert-dead-letter", description="Alerts a sink refused after every retry."
+    )
 
 
 class StreamSettings(_Frozen):
@@ -107,8 +111,6 @@ class StreamSettings(_Frozen):
     lateness_minutes: int = Field(
         60, ge=0, description="Comments this much older than a brand's newest still count."
     )
-    batch_size: int = Field(500, ge=1, description="Records taken from a topic at once.")
-    batch_seconds: float = Field(0.05, gt=0, description="Longest wait to fill a batch.")
     rebalance_timeout_seconds: float = Field(
         5.0, gt=0, description="How long a group rebalance waits for members to join."
     )
@@ -117,6 +119,67 @@ class StreamSettings(_Frozen):
     )
     quiet_minutes: int = Field(60, ge=1, description="An incident clears after this long quiet.")
     baseline_days: int = Field(7, ge=1, description="Days of the same hour a baseline averages.")
+
+
+SinkKind = Literal[
+    "wecom", "feishu", "dingtalk", "slack", "webhook", "alertmanager", "email", "console"
+]
+LevelName = Literal["watch", "warning", "crisis"]
+LEVELS: tuple[LevelName, ...] = ("watch", "warning", "crisis")
+
+
+class SinkSettings(_Frozen):
+    """One place alerts go. Secrets are never in this file: only the names of the
+    environment variables that hold them."""
+
+    name: str = Field(min_length=1, description="Shown in metrics and the timeline.")
+    kind: SinkKind
+    url: str | None = Field(None, description="Endpoint, when it holds no secret.")
+    url_env: str | None = Field(None, description="Variable holding the endpoint (robot keys).")
+    secret_env: str | None = Field(None, description="Variable holding the signing secret.")
+    levels: tuple[LevelName, ...] = Field(LEVELS, description="Incident levels this sink gets.")
+    language: Literal["zh", "en"] | None = Field(None, description="Overrides alerts.language.")
+    per_minute: int | None = Field(None, ge=1, description="Messages per minute (kind default).")
+    per_second: int | None = Field(None, ge=1, description="Messages per second (kind default).")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_user_env: str | None = None
+    smtp_password_env: str | None = None
+    sender: str = "guanchao@localhost"
+    to: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _complete(self) -> SinkSettings:
+        if self.kind == "email" and not self.to:
+            raise ValueError("an email sink needs `to`")
+        if self.kind not in ("email", "console") and not (self.url or self.url_env):
+            raise ValueError(f"a {self.kind} sink needs `url` or `url_env`")
+        return self
+
+
+class AlertSettings(_Frozen):
+    playbook: str = Field("", description="Playbook file; empty for the packaged default.")
+    language: Literal["zh", "en"] = Field("zh", description="Language of alert messages.")
+    public_url: str = Field(
+        "http://127.0.0.1:6066", description="Where people reach this worker's API (in alerts)."
+    )
+    token_env: str = Field(
+        "GUANCHAO_API_TOKEN", description="Variable holding the API token for actions."
+    )
+    sinks: tuple[SinkSettings, ...] = Field(
+        (SinkSettings(name="console", kind="console"),), description="Where alerts go."
+    )
+    attempts: int = Field(5, ge=1, description="Tries before an alert is dead-lettered.")
+    backoff_seconds: float = Field(1.0, gt=0, description="First retry delay; doubles.")
+    max_backoff_seconds: float = Field(60.0, gt=0, description="Longest retry delay.")
+    tick_seconds: float = Field(1.0, gt=0, description="How often due reminders are checked.")
+
+    @model_validator(mode="after")
+    def _unique_sinks(self) -> AlertSettings:
+        names = [sink.name for sink in self.sinks]
+        if len(set(names)) != len(names):
+            raise ValueError("sink names must be unique")
+        return self
 
 
 class Settings(_Frozen):
@@ -130,6 +193,7 @@ class Settings(_Frozen):
     limits: LimitSettings = LimitSettings()
     rules: RuleSettings = RuleSettings()
     stream: StreamSettings = StreamSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("timezone")
     @classmethod
@@ -165,10 +229,16 @@ class Settings(_Frozen):
 def load_settings(path: Path | None = None) -> Settings:
     """Read and validate a config file (the packaged default when `path` is None)."""
     source = path or DEFAULT_CONFIG
+    settings = load_yaml_model(source, Settings, "config")
+    return _resolve_paths(settings, source.parent)
+
+
+def load_yaml_model(source: Path, model: type[M], what: str) -> M:
+    """Read a YAML file into a pydantic model; errors name the file and the line."""
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read config {source}: {error}") from None
+        raise ConfigError(f"cannot read {what} {source}: {error}") from None
     try:
         document = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
@@ -176,19 +246,23 @@ def load_settings(path: Path | None = None) -> Settings:
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of settings")
     try:
-        settings = Settings.model_validate(document)
+        return model.model_validate(document)
     except ValidationError as error:
         raise ConfigError(_describe(error, source, text)) from None
-    return _resolve_model_path(settings, source.parent)
 
 
-def _resolve_model_path(settings: Settings, base: Path) -> Settings:
-    """A relative model path is relative to the config file, not the working directory."""
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Relative model and playbook paths are relative to the config file, not the
+    working directory."""
     model = settings.sentiment.model
-    if model == "snownlp" or Path(model).is_absolute():
-        return settings
-    sentiment = settings.sentiment.model_copy(update={"model": str(base / model)})
-    return settings.model_copy(update={"sentiment": sentiment})
+    if model != "snownlp" and not Path(model).is_absolute():
+        sentiment = settings.sentiment.model_copy(update={"model": str(base / model)})
+        settings = settings.model_copy(update={"sentiment": sentiment})
+    playbook = settings.alerts.playbook
+    if playbook and not Path(playbook).is_absolute():
+        alerts = settings.alerts.model_copy(update={"playbook": str(base / playbook)})
+        settings = settings.model_copy(update={"alerts": alerts})
+    return settings
 
 
 def _describe(error: ValidationError, source: Path, text: str) -> str:

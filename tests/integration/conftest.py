@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import yaml
@@ -20,7 +21,7 @@ from kafka import KafkaProducer
 
 from monitor.broker import embedded_broker, free_port
 from monitor.ingest import bootstrap_servers, follow_topic
-from monitor.settings import DEFAULT_CONFIG
+from monitor.settings import DEFAULT_CONFIG, TopicNames
 
 WAIT_SECONDS = 90.0
 
@@ -86,6 +87,7 @@ class Pipeline:
     config: Path
     topics: dict[str, str]
     workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
     workers: list[Worker] = field(default_factory=list)
 
     def start_worker(self) -> Worker:
@@ -95,7 +97,7 @@ class Pipeline:
             process = subprocess.Popen(
                 [sys.executable, "-m", "monitor", "worker", "--broker", self.broker,
                  "--web-port", str(port), "--config", str(self.config), "--loglevel", "info"],
-                stdout=output, stderr=subprocess.STDOUT,
+                stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
             )  # fmt: skip
         worker = Worker(process, port, log)
         self.workers.append(worker)
@@ -142,27 +144,39 @@ class Pipeline:
         return total
 
 
+class MakePipeline(Protocol):
+    def __call__(
+        self,
+        partitions: int,
+        alerts: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Pipeline: ...
+
+
 @pytest.fixture(params=[1, 4], ids=["1-partition", "4-partitions"])
 def partitions(request: pytest.FixtureRequest) -> int:
     return int(request.param)
 
 
 @pytest.fixture
-def make_pipeline(broker: str, tmp_path: Path) -> Iterator[Callable[[int], Pipeline]]:
+def make_pipeline(broker: str, tmp_path: Path) -> Iterator[MakePipeline]:
     made: list[Pipeline] = []
 
-    def make(partitions: int) -> Pipeline:
+    def make(
+        partitions: int, alerts: dict[str, Any] | None = None, env: dict[str, str] | None = None
+    ) -> Pipeline:
+        """`alerts` replaces the config's alerts section; `env` is added to the workers'."""
         name = f"t{uuid.uuid4().hex[:10]}"
-        topics = {
-            kind: f"{name}-{kind}" for kind in ("comments", "scored", "incidents", "dead_letter")
-        }
+        topics = {kind: f"{name}-{kind}" for kind in TopicNames.model_fields}
         document = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
         document["sentiment"]["model"] = str(DEFAULT_CONFIG.parent / document["sentiment"]["model"])
         document["stream"] = {"app_id": name, "partitions": partitions, "topics": topics,
                               "rebalance_timeout_seconds": 3}  # fmt: skip
+        if alerts is not None:
+            document["alerts"] = alerts
         config = tmp_path / f"{name}.yaml"
         config.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-        pipeline = Pipeline(broker, config, topics, tmp_path)
+        pipeline = Pipeline(broker, config, topics, tmp_path, env or {})
         made.append(pipeline)
         return pipeline
 

@@ -1,0 +1,1 @@
+"""Alert delivery: the playbook, message templates and the sinks alerts go to."""

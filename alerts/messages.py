@@ -1,0 +1,133 @@
+"""What an alert says, in Chinese or English, from the templates in `alerts/templates/`.
+
+Pure: a notice and the time in, a title and a Markdown body out. Times are shown as clock
+times in the rotation's time zone, with the minutes left (or overdue) at `now`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from monitor.response import Notice
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+CLOSING = ("resolved", "false_alarm")
+LEVEL_ORDER = ("watch", "warning", "crisis")
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    markdown: str
+    level: str
+    key: str  # the idempotency key: incident + step
+    incident: str
+    brand: str
+    cause: str
+    closes: bool = False  # the incident is over (Alertmanager resolves its alert)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=False,  # Markdown for chat robots, not HTML
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        keep_trailing_newline=False,
+    )
+
+
+def render(notice: Notice, language: str, public_url: str, now: datetime) -> Message:
+    template = _environment().get_template(f"alert.{language}.md.j2")
+    body = template.render(**_context(notice, public_url, now)).strip()
+    title, _, _ = body.partition("\n")
+    case = notice.case
+    return Message(
+        title=title,
+        markdown=body,
+        level=case["level"],
+        key=notice.key,
+        incident=case["id"],
+        brand=case["brand"],
+        cause=case["cause"],
+        closes=notice.kind in CLOSING,
+    )
+
+
+def digest(messages: list[Message], language: str) -> Message:
+    """Several messages as one short list, when a sink's rate limit leaves room for only
+    one more: one line each, so that a digest of many still fits a chat message."""
+    head = f"{len(messages)} 条告警汇总" if language == "zh" else f"{len(messages)} alerts"
+    level = max((message.level for message in messages), key=LEVEL_ORDER.index)
+    lines = [f"{n}. {message.title}" for n, message in enumerate(messages, 1)]
+    return Message(
+        title=head,
+        markdown="\n".join([head, "", *lines]),
+        level=level,
+        key="digest:" + ",".join(message.key for message in messages),
+        incident=",".join(dict.fromkeys(message.incident for message in messages)),
+        brand=",".join(dict.fromkeys(message.brand for message in messages)),
+        cause="digest",
+    )
+
+
+def _context(notice: Notice, public_url: str, now: datetime) -> dict[str, Any]:
+    case = notice.case
+    facts = case["facts"]
+    zone = ZoneInfo(case["timezone"])
+
+    def clock(iso: str) -> str:
+        return datetime.fromisoformat(iso).astimezone(zone).strftime("%m-%d %H:%M")
+
+    deadlines = [
+        {
+            "deadline": item["deadline"],
+            "due": clock(item["due"]),
+            "met": clock(item["met"]) if item["met"] else None,
+            "left": _minutes_left(datetime.fromisoformat(item["due"]), now),
+            "overdue": now >= datetime.fromisoformat(item["due"]),
+        }
+        for item in case["deadlines"]
+    ]
+    on_duty = case["on_duty"]
+    return {
+        "kind": notice.kind,
+        "deadline": notice.deadline,
+        "case": case,
+        "facts": {"negatives": None, "threshold": None, "growth": None, **facts},
+        "keywords": _keywords(facts),
+        "top": facts.get("top_negatives") or [],
+        "deadlines": deadlines,
+        "detected": clock(case["detected_at"]),
+        "on_duty": _person(on_duty) if on_duty else "",
+        "people": "、".join(_person(person) for person in notice.people),
+        "url": f"{public_url.rstrip('/')}/incidents/{quote(case['id'], safe='')}",
+    }
+
+
+def _minutes_left(due: datetime, now: datetime) -> int:
+    """Whole minutes, rounded away from now: 30 s left is "1 minute left"."""
+    seconds = (due - now).total_seconds()
+    return math.ceil(seconds / 60) if seconds >= 0 else math.floor(seconds / 60)
+
+
+def _person(person: dict[str, str]) -> str:
+    return f"{person['name']} {person.get('phone', '')}".strip()
+
+
+def _keywords(facts: dict[str, Any]) -> list[str]:
+    if "keyword" in facts:
+        return [str(facts["keyword"])]
+    return [str(word) for word in facts.get("top_keywords") or ()]

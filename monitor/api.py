@@ -1,0 +1,187 @@
+"""The incident API on the worker's web server, for the on-call person and the CLI.
+
+GET  /incidents?state=&brand=&level=         the cases this worker owns
+GET  /incidents/{id}                          one case: deadlines, timeline, deliveries
+POST /incidents/{id}/{ack|statement|resolve|false-alarm}   {"who": "张伟", "note": "…"}
+GET  /silences        POST /silences {"brand", "level", "minutes", "who", "comment"}
+DELETE /silences/{id} expires a silence (it stays listed, ended)
+
+Every route needs `Authorization: Bearer <token>`, the token from the environment variable
+the config names; with none set, the API refuses everything (401) rather than run open.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+
+from alerts.routing import ANY, Silence
+from monitor.respond import RespondStage, RespondWrites
+from monitor.response import ACTIONS, ActionError, Case
+from monitor.settings import LEVELS
+
+MAX_NOTE_CHARS = 2000
+MAX_SILENCE_MINUTES = 7 * 24 * 60
+Respond = Callable[[Callable[[], RespondWrites]], Awaitable[RespondWrites]]
+
+
+def register_api(
+    app: faust.App,
+    responder: RespondStage,
+    respond: Respond,
+    save_silence: Callable[[Silence], Awaitable[None]],
+    token: str,
+    clock: Callable[[], datetime],
+) -> None:
+    class Guarded(View):
+        async def dispatch(self, request: Any) -> Any:
+            refusal = _refuse(request, token)
+            if refusal:
+                return self.json({"error": refusal}, status=401)
+            try:
+                return await super().dispatch(request)
+            except ActionError as error:
+                return self.json({"error": str(error)}, status=error.status)
+
+    @app.page("/incidents")
+    class Incidents(Guarded):
+        async def get(self, request: Request) -> Response:
+            wanted = {name: request.query.get(name) for name in ("state", "brand", "level")}
+            found = [
+                _listed(Case.from_dict(document))
+                for document in list(responder.cases.values())
+                if all(value in (None, document[name]) for name, value in wanted.items())
+            ]
+            found.sort(key=lambda case: case["detected_at"], reverse=True)
+            return self.json({"incidents": found})
+
+    @app.page("/incidents/{case_id}")
+    class OneIncident(Guarded):
+        async def get(self, request: Request, case_id: str) -> Response:
+            stored = responder.cases.get(case_id)
+            if stored is None:
+                raise ActionError(404, f"no incident {case_id} on this worker")
+            case = Case.from_dict(stored)
+            sent = [
+                d for d in responder.deliveries.values() if d["notice"]["case"]["id"] == case_id
+            ]
+            return self.json({**_listed(case), "timeline": list(case.timeline),
+                              "reasons": list(case.reasons), "facts": case.facts,
+                              "deliveries": [_delivered(d) for d in sent]})  # fmt: skip
+
+    @app.page("/incidents/{case_id}/{action}")
+    class Act(Guarded):
+        async def post(self, request: Request, case_id: str, action: str) -> Response:
+            body = await _body(request)
+            action = action.replace("-", "_")
+            if action not in ACTIONS:
+                raise ActionError(400, f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+            who, note = _text(body, "who", 100), _text(body, "note", MAX_NOTE_CHARS)
+            writes = await respond(lambda: responder.act(case_id, action, who, note))
+            return self.json(_listed(Case.from_dict(writes.cases[case_id])))
+
+    @app.page("/silences")
+    class Silences(Guarded):
+        async def get(self, request: Request) -> Response:
+            now = clock()
+            listed = [
+                {**silence.as_dict(), "active": silence.starts_at <= now < silence.ends_at}
+                for silence in responder.active_silences()
+            ]
+            return self.json({"silences": listed})
+
+        async def post(self, request: Request) -> Response:
+            silence = _silence(await _body(request), clock())
+            await save_silence(silence)
+            return self.json(silence.as_dict(), status=201)
+
+    @app.page("/silences/{silence_id}")
+    class OneSilence(Guarded):
+        async def delete(self, request: Request, silence_id: str) -> Response:
+            stored = responder.silences.get(silence_id)
+            if stored is None:
+                raise ActionError(404, f"no silence {silence_id}")
+            silence = Silence.from_dict(stored)
+            ended = Silence(**{**silence.__dict__, "ends_at": min(silence.ends_at, clock())})
+            await save_silence(ended)
+            return self.json(ended.as_dict())
+
+
+def _refuse(request: Request, token: str) -> str:
+    if not token:
+        return "the incident API is off: set the API token variable on the worker"
+    offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not offered or not hmac.compare_digest(offered.encode(), token.encode()):
+        return "missing or wrong token (Authorization: Bearer …)"
+    return ""
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ActionError(400, f"the body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ActionError(400, "the body must be a JSON object")
+    return document
+
+
+def _text(body: Mapping[str, Any], name: str, limit: int) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise ActionError(400, f"{name} must be a string")
+    if len(value) > limit:
+        raise ActionError(400, f"{name} is {len(value)} characters; the limit is {limit}")
+    return value
+
+
+def _silence(body: Mapping[str, Any], now: datetime) -> Silence:
+    brand = _text(body, "brand", 100) or ANY
+    level = _text(body, "level", 20) or ANY
+    if level not in (ANY, *LEVELS):
+        raise ActionError(400, f"level must be one of {ANY}, {', '.join(LEVELS)}")
+    minutes = body.get("minutes")
+    if not isinstance(minutes, int) or isinstance(minutes, bool):
+        raise ActionError(400, "minutes (how long the silence lasts) must be a whole number")
+    if not 1 <= minutes <= MAX_SILENCE_MINUTES:
+        raise ActionError(400, f"minutes must be between 1 and {MAX_SILENCE_MINUTES}")
+    who = _text(body, "who", 100)
+    if not who.strip():
+        raise ActionError(400, "say who is silencing (`who`)")
+    return Silence(
+        id=uuid.uuid4().hex[:12],
+        brand=brand,
+        level=level,
+        starts_at=now,
+        ends_at=now + timedelta(minutes=minutes),
+        created_by=who.strip(),
+        comment=_text(body, "comment", MAX_NOTE_CHARS),
+    )
+
+
+def _listed(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "brand": case.brand,
+        "cause": case.cause,
+        "level": case.level,
+        "state": case.state,
+        "drill": case.drill,
+        "detected_at": case.detected_at.isoformat(),
+        "deadlines": case.deadlines(),
+    }
+
+
+def _delivered(delivery: Mapping[str, Any]) -> dict[str, Any]:
+    fields = ("sink", "state", "attempts", "error", "done_at", "muted_by")
+    return {"kind": delivery["notice"]["kind"], **{name: delivery[name] for name in fields}}

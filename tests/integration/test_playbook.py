@@ -1,0 +1,182 @@
+"""The on-call person's side, on a real broker with real worker processes: the page at a
+real webhook receiver, acknowledging through the API, and a reminder that fell due while
+the worker was down."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import yaml
+
+from alerts.playbook import DEFAULT_PLAYBOOK, load_playbook
+from tests.receivers import Receiver, receiver
+
+from .conftest import MakePipeline, Worker, wait_for
+from .test_stream import comment
+
+TOKEN = "test-token-4f1c"
+SECRET = "webhook-secret"
+ENV = {"GUANCHAO_API_TOKEN": TOKEN, "HOOK_SECRET": SECRET}
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    with receiver() as running:
+        yield running
+
+
+def alerts_config(hook: Receiver, playbook: Path | None = None) -> dict[str, Any]:
+    return {
+        "playbook": str(playbook or DEFAULT_PLAYBOOK),
+        "tick_seconds": 0.5,
+        "sinks": [
+            {"name": "hook", "kind": "webhook", "url": hook.url, "secret_env": "HOOK_SECRET"}
+        ],
+    }
+
+
+def titles(hook: Receiver) -> list[str]:
+    return [request.json()["title"] for request in list(hook.requests)]
+
+
+def call(
+    worker: Worker, method: str, path: str, body: Any = None, token: str | None = TOKEN
+) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{worker.web_port}{path}",
+        method=method,
+        data=None
+        if body is None
+        else (body if isinstance(body, bytes) else json.dumps(body).encode()),
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def eleven_negatives() -> list[dict[str, Any] | bytes]:
+    return [comment(n, minutes=n) for n in range(11)]
+
+
+def test_an_incident_pages_the_webhook_and_is_acknowledged_through_the_api(
+    make_pipeline: MakePipeline, hook: Receiver
+) -> None:
+    pipeline = make_pipeline(1, alerts_config(hook), ENV)
+    worker = pipeline.start_worker()
+    pipeline.produce(eleven_negatives())
+
+    wait_for(lambda: any("新事件" in t for t in titles(hook)), "the page", 60, lambda: titles(hook))
+    page = hook.requests[0]
+    signature = hmac.new(SECRET.encode(), page.body, hashlib.sha256).hexdigest()
+    assert page.headers["X-Guanchao-Signature"] == f"sha256={signature}"
+    assert "【关注】云朵咖啡" in page.json()["title"]
+    body = page.json()["markdown"]
+    on_duty = load_playbook().rotation.on_duty(datetime.now(UTC))
+    assert "首次回应" in body and on_duty is not None and on_duty.name in body
+    assert "guanchao incidents ack" in body
+
+    status, listed = call(worker, "GET", "/incidents?state=open")
+    assert status == 200
+    incident = next(i for i in listed["incidents"] if i["cause"] == "negative_volume")
+    path = f"/incidents/{quote(incident['id'], safe='')}"
+
+    assert call(worker, "POST", path + "/ack", {"who": "张伟"}, token=None)[0] == 401
+    assert call(worker, "POST", path + "/ack", {"who": "张伟"}, token="wrong")[0] == 401
+    assert call(worker, "POST", path + "/ack", b"{not json")[0] == 400
+    assert call(worker, "POST", path + "/ack", {"who": ""})[0] == 400
+    assert call(worker, "POST", path + "/dance", {"who": "张伟"})[0] == 400
+    assert call(worker, "POST", path + "/resolve", {"who": "张伟"})[0] == 409
+    assert call(worker, "POST", "/incidents/nope/ack", {"who": "张伟"})[0] == 404
+    assert call(worker, "POST", path + "/ack", {"who": "张伟", "note": "x" * 5000})[0] == 400
+
+    status, acked = call(worker, "POST", path + "/ack", {"who": "张伟", "note": "正在核实"})
+    assert status == 200 and acked["state"] == "acknowledged"
+    assert next(d for d in acked["deadlines"] if d["deadline"] == "response")["met"]
+    wait_for(lambda: any("已确认" in t for t in titles(hook)), "the acknowledgement", 30)
+
+    status, shown = call(worker, "GET", path)
+    assert [entry["kind"] for entry in shown["timeline"]] == ["opened", "acknowledged"]
+    assert shown["timeline"][1]["who"] == "张伟" and shown["timeline"][1]["note"] == "正在核实"
+    assert {d["state"] for d in shown["deliveries"]} == {"sent"}
+
+    events = pipeline.events(
+        lambda es: any(e.get("step") == "acknowledged" for e in es), "the case event"
+    )
+    steps = [
+        e["step"] for e in events if e["event"] == "case" and e["case"]["id"] == incident["id"]
+    ]
+    assert steps == ["opened", "acknowledged"]
+
+
+def test_a_silence_mutes_a_brand_until_it_is_expired(
+    make_pipeline: MakePipeline, hook: Receiver
+) -> None:
+    pipeline = make_pipeline(1, alerts_config(hook), ENV)
+    worker = pipeline.start_worker()
+    bad = {"brand": "云朵咖啡", "minutes": "soon", "who": "王敏"}
+    assert call(worker, "POST", "/silences", bad)[0] == 400
+    status, silence = call(worker, "POST", "/silences", {**bad, "minutes": 60})
+    assert status == 201
+    pipeline.produce(eleven_negatives())
+    incidents = wait_for(
+        lambda: call(worker, "GET", "/incidents")[1]["incidents"], "the incident", 60
+    )
+    _, shown = call(worker, "GET", f"/incidents/{quote(incidents[0]['id'], safe='')}")
+    assert [d["muted_by"] for d in shown["deliveries"]] == [f"silence {silence['id']}"]
+    time.sleep(2)
+    assert hook.requests == []
+
+    status, ended = call(worker, "DELETE", f"/silences/{silence['id']}")
+    assert status == 200 and ended["ends_at"] < silence["ends_at"]
+    path = f"/incidents/{quote(incidents[0]['id'], safe='')}"
+    call(worker, "POST", path + "/false-alarm", {"who": "王敏", "note": "演示数据"})
+    wait_for(lambda: any("误报" in t for t in titles(hook)), "the notice after the silence", 30)
+
+
+def test_a_reminder_due_while_the_worker_was_down_is_sent_once_after_restart(
+    make_pipeline: MakePipeline, hook: Receiver, tmp_path: Path
+) -> None:
+    playbook = yaml.safe_load(DEFAULT_PLAYBOOK.read_text(encoding="utf-8"))
+    short = {"response_minutes": 1, "statement_minutes": 2, "solution_minutes": 3}
+    playbook["levels"] = {level: short for level in ("watch", "warning", "crisis")}
+    playbook["reminders"] = {"at_fraction": [0.5], "minutes_before": []}
+    playbook["ack_minutes"] = 30  # no pages in this test's few minutes
+    path = tmp_path / "playbook.yaml"
+    path.write_text(yaml.safe_dump(playbook, allow_unicode=True), encoding="utf-8")
+    pipeline = make_pipeline(1, alerts_config(hook, path), ENV)
+    first = pipeline.start_worker()
+    pipeline.produce(eleven_negatives())
+
+    wait_for(lambda: titles(hook), "the page", 60)
+    opened_at = time.monotonic()
+    time.sleep(1.5)  # let the "sent" record reach the changelog
+    first.kill()
+    before = len(hook.requests)
+    time.sleep(max(0.0, opened_at + 35 - time.monotonic()))  # the reminder falls due at 30 s
+    assert len(hook.requests) == before
+    pipeline.start_worker()
+
+    wait_for(lambda: any("已超时" in t for t in titles(hook)), "the missed response", 90)
+    time.sleep(2)
+    sent: dict[str, list[str]] = {}  # per incident, the steps that reached the receiver
+    for request in hook.requests:
+        case_id, step = request.json()["key"].split("|")
+        sent.setdefault(case_id, []).append(":".join(step.split(":")[:2]))
+    assert sent
+    for steps in sent.values():
+        assert {"opened", "remind:response", "missed:response"} <= set(steps)
+        assert len(steps) == len(set(steps)), f"a step was sent twice: {steps}"

@@ -1,0 +1,229 @@
+"""Each sink against a real receiver that checks the payload format and the signature the
+way the service documents it (computed here independently of `alerts.sinks`)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote_plus, urlsplit
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from alerts.messages import Message
+from alerts.sinks import DeliveryError, Sink, build_sinks
+from monitor.broker import free_port
+from monitor.settings import ConfigError, SinkSettings
+from tests.receivers import Receiver, receiver
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+SECRET = "SEC-test-秘密"
+MESSAGE = Message(
+    title="【预警】云朵咖啡 · 新事件",
+    markdown="【预警】云朵咖啡 · 新事件\n\n**原因**：23 negative mentions",
+    level="warning",
+    key="云朵咖啡:negative_volume:100|opened",
+    incident="云朵咖啡:negative_volume:100",
+    brand="云朵咖啡",
+    cause="negative_volume",
+)
+
+
+def make_sink(kind: str, url: str, **extra: Any) -> Sink:
+    env = {"SINK_URL": url, "SINK_SECRET": SECRET}
+    config = SinkSettings(name=kind, kind=kind, url_env="SINK_URL", **extra)  # type: ignore[arg-type]
+    return build_sinks((config,), env)[kind]
+
+
+def send(sink: Sink, message: Message = MESSAGE) -> None:
+    async def go() -> None:
+        async with httpx.AsyncClient(timeout=5) as client:
+            await sink.send(message, NOW, client)
+
+    asyncio.run(go())
+
+
+@pytest.fixture
+def http() -> Iterator[Receiver]:
+    with receiver() as running:
+        yield running
+
+
+def test_wecom_gets_a_markdown_message(http: Receiver) -> None:
+    send(make_sink("wecom", http.url + "/cgi-bin/webhook/send?key=abc"))
+    (request,) = http.requests
+    assert request.path == "/cgi-bin/webhook/send?key=abc"
+    assert request.json() == {"msgtype": "markdown", "markdown": {"content": MESSAGE.markdown}}
+
+
+def test_feishu_gets_a_signed_card(http: Receiver) -> None:
+    send(make_sink("feishu", http.url, secret_env="SINK_SECRET"))
+    body = http.requests[0].json()
+    timestamp = body["timestamp"]
+    assert timestamp == str(int(NOW.timestamp()))
+    key = f"{timestamp}\n{SECRET}".encode()
+    expected = base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
+    assert body["sign"] == expected
+    assert body["msg_type"] == "interactive"
+    assert body["card"]["header"]["title"]["content"] == MESSAGE.title
+    assert body["card"]["elements"][0]["content"] == MESSAGE.markdown
+
+
+def test_dingtalk_signs_the_url_with_hmac_sha256(http: Receiver) -> None:
+    send(make_sink("dingtalk", http.url + "/robot/send?access_token=t", secret_env="SINK_SECRET"))
+    request = http.requests[0]
+    query = parse_qs(urlsplit(request.path).query, keep_blank_values=True)
+    timestamp = query["timestamp"][0]
+    assert timestamp == str(int(NOW.timestamp() * 1000))
+    string = f"{timestamp}\n{SECRET}".encode()
+    digest = hmac.new(SECRET.encode(), string, hashlib.sha256).digest()
+    assert unquote_plus(urlsplit(request.path).query.split("sign=")[1]) == (
+        base64.b64encode(digest).decode()
+    )
+    assert query["access_token"] == ["t"]
+    assert request.json()["markdown"] == {"title": MESSAGE.title, "text": MESSAGE.markdown}
+
+
+def test_slack_gets_mrkdwn_and_its_plain_ok(http: Receiver) -> None:
+    http.answer(200, b"ok")
+    send(make_sink("slack", http.url))
+    body = http.requests[0].json()
+    assert body["text"] == MESSAGE.title
+    assert "*原因*" in body["blocks"][0]["text"]["text"]
+
+
+def test_a_webhook_body_is_signed_and_carries_an_idempotency_key(http: Receiver) -> None:
+    send(make_sink("webhook", http.url, secret_env="SINK_SECRET"))
+    request = http.requests[0]
+    expected = hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+    assert request.headers["X-Guanchao-Signature"] == f"sha256={expected}"
+    body = request.json()
+    assert body["key"] == MESSAGE.key and body["markdown"] == MESSAGE.markdown
+    assert request.headers["Idempotency-Key"] == hashlib.sha256(MESSAGE.key.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("status", "reply"),
+    [
+        (500, b"boom"),
+        (200, b'{"errcode": 93000, "errmsg": "invalid webhook url"}'),
+        (200, b"<html>not json</html>"),
+    ],
+)
+def test_a_refusal_is_a_delivery_error_that_says_what_came_back(
+    http: Receiver, status: int, reply: bytes
+) -> None:
+    http.answer(status, reply)
+    with pytest.raises(DeliveryError, match=f"HTTP {status}"):
+        send(make_sink("wecom", http.url))
+
+
+def test_an_unreachable_sink_is_a_delivery_error() -> None:
+    with pytest.raises(DeliveryError, match="ConnectError"):
+        send(make_sink("webhook", f"http://127.0.0.1:{free_port()}"))
+
+
+def test_a_missing_secret_stops_the_start_and_names_the_variable() -> None:
+    config = SinkSettings(name="robot", kind="wecom", url_env="WECOM_ROBOT_URL")
+    with pytest.raises(ConfigError, match="WECOM_ROBOT_URL"):
+        build_sinks((config,), {})
+
+
+def test_email_reaches_a_real_smtp_server() -> None:
+    received: list[Any] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = SinkSettings(name="mail", kind="email", smtp_port=port, to=("pr@example.com",))
+        send(build_sinks((config,), {})["mail"])
+    finally:
+        controller.stop()
+    (envelope,) = received
+    assert envelope.rcpt_tos == ["pr@example.com"]
+    text = envelope.content.decode()
+    assert "Subject: =?utf-8?" in text and "guanchao" in text.lower()
+
+
+ALERTMANAGER_CONFIG = """
+route:
+  receiver: nowhere
+receivers:
+  - name: nowhere
+"""
+
+
+@pytest.fixture(scope="module")
+def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        pytest.fail("alertmanager is not installed: scripts/test installs prometheus-alertmanager")
+    folder: Path = tmp_path_factory.mktemp("alertmanager")
+    (folder / "alertmanager.yml").write_text(ALERTMANAGER_CONFIG)
+    port = free_port()
+    log = (folder / "log").open("wb")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={folder / 'alertmanager.yml'}",
+            f"--storage.path={folder}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/-/ready", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+def alerts_in(url: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(url + "/api/v2/alerts", timeout=5) as response:
+        return json.load(response)  # type: ignore[no-any-return]
+
+
+def test_alertmanager_shows_the_alert_and_resolves_it_when_the_incident_closes(
+    alertmanager: str,
+) -> None:
+    sink = build_sinks((SinkSettings(name="am", kind="alertmanager", url=alertmanager),), {})["am"]
+    send(sink)
+    (alert,) = alerts_in(alertmanager)
+    assert alert["labels"] == {
+        "alertname": "GuanchaoIncident", "incident": MESSAGE.incident,
+        "brand": "云朵咖啡", "cause": "negative_volume", "level": "warning",
+    }  # fmt: skip
+    assert alert["annotations"]["summary"] == MESSAGE.title
+    assert alert["status"]["state"] == "active"
+    closing = Message(**{**MESSAGE.__dict__, "key": MESSAGE.incident + "|resolved", "closes": True})
+    send(sink, closing)
+    assert alerts_in(alertmanager) == []

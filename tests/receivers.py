@@ -1,0 +1,69 @@
+"""A real HTTP receiver on a free loopback port that records what it was sent.
+
+It answers what a test tells it to (`answer`), so a test can take a sink "down" and bring
+it back; it stands in for a chat robot, a webhook consumer or Slack.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    url: str
+    requests: list[Received] = field(default_factory=list)
+    status: int = 200
+    reply: bytes = b'{"errcode": 0, "code": 0}'
+
+    def answer(self, status: int, reply: bytes | None = None) -> None:
+        self.status = status
+        if reply is not None:
+            self.reply = reply
+
+
+@contextmanager
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with lock:
+                if state.status < 300:
+                    state.requests.append(Received(self.path, dict(self.headers), body))
+                status, reply = state.status, state.reply
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
