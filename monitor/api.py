@@ -74,6 +74,7 @@ def register_api(
             ]
             return self.json({**_listed(case), "timeline": list(case.timeline),
                               "reasons": list(case.reasons), "facts": case.facts,
+                              "series": [list(point) for point in case.series],
                               "deliveries": [_delivered(d) for d in sent]})  # fmt: skip
 
     @app.page("/incidents/{case_id}/{action}")

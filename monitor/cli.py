@@ -19,10 +19,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TransferSpeedColumn
 from rich.table import Table
@@ -32,13 +31,13 @@ from monitor.broker import BrokerError, embedded_broker, free_port
 from monitor.compliance import Verdict, default_checker
 from monitor.enrich import Enricher, build_scorer
 from monitor.incidents import describe
+from monitor.incidents_cli import drill_app, incidents_app, silences_app
 from monitor.ingest import (
     Pacer,
-    bootstrap_servers,
     ensure_topics,
     follow_topic,
     keep_time,
-    outgoing,
+    produce_comments,
     time_shifter,
 )
 from monitor.inputs import STDIN, Format, InputError, Row, open_source, read_rows
@@ -46,6 +45,7 @@ from monitor.records import REQUIRED_FIELDS
 from monitor.report import render_report
 from monitor.sentiment import BayesModel, Label, ModelError, Scorer, save_model
 from monitor.settings import ConfigError, Settings, load_settings
+from monitor.terminal import err, fail, out
 from monitor.training import Example, Metrics, TrainingError, train
 
 SAMPLE_EXPORT = Path(__file__).parent / "samples" / "comments.jsonl"
@@ -57,8 +57,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-err = Console(stderr=True, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -78,11 +76,6 @@ EncodingOption = Annotated[
 
 def main() -> None:
     app()
-
-
-def fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(message)}")
-    raise typer.Exit(2)
 
 
 @contextmanager
@@ -457,16 +450,6 @@ def _ingest(
     source: str, broker: str, settings: Settings, rate: float | None, rewrite: bool,
     encoding: str,
 ) -> int:  # fmt: skip
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError
-
-    try:
-        ensure_topics(broker, settings)
-        producer = KafkaProducer(bootstrap_servers=bootstrap_servers(broker), linger_ms=5)
-    except KafkaError as error:
-        raise InputError(f"cannot reach the broker at {broker}: {error}") from None
-    pacer = Pacer(rate)
-    sent = 0
     with open_source(source) as stream, _progress(source) as advance:
         rows: Iterable[dict[str, Any] | bytes] = (
             row.fields or row.raw.strip().encode()
@@ -476,13 +459,7 @@ def _ingest(
         if rewrite:  # the newest comment must be known first: read the export into memory
             rows = list(rows)
             shift = time_shifter(rows, datetime.now(settings.zone), settings.zone)
-        for message in outgoing(rows, shift):
-            producer.send(settings.stream.topics.comments, key=message.key, value=message.value)
-            sent += 1
-            pacer.wait()
-    producer.flush()
-    producer.close()
-    return sent
+        return produce_comments(broker, settings, rows, shift, Pacer(rate))
 
 
 @contextmanager
@@ -577,3 +554,8 @@ def _print_incidents(broker: str, topic: str, done: threading.Event) -> None:
             event["event"], "yellow"
         )
         out.print(f"[{colour}]{escape(describe(event))}[/{colour}]")
+
+
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(silences_app, name="silences")
+app.add_typer(drill_app, name="drill")

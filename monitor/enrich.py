@@ -23,7 +23,7 @@ from monitor.sentiment import (
     load_rules,
     load_stopwords,
 )
-from monitor.settings import Settings
+from monitor.settings import Settings, drill_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,4 +111,7 @@ class Enricher:
     def records(self, scored: Scored) -> list[tuple[str, dict[str, Any]]]:
         """(brand, scored record) for each brand the comment is about."""
         record = {**scored.as_dict(), "keywords": list(scored.keywords(self.not_keywords))}
-        return [(brand, {**record, "brand": brand}) for brand in scored.brands]
+        brands = scored.brands
+        if scored.comment.extra.get("drill"):  # `guanchao drill`: counted apart, marked
+            brands = tuple(drill_name(brand) for brand in brands)
+        return [(brand, {**record, "brand": brand}) for brand in brands]

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.inputs import InputError
 from monitor.records import RecordError, parse_time
 from monitor.settings import Settings
 
@@ -133,3 +134,31 @@ def follow_topic(broker: str, topic: str, stop: Callable[[], bool]) -> Iterator[
                 yield from batch
     finally:
         consumer.close()
+
+
+def produce_comments(
+    broker: str,
+    settings: Settings,
+    rows: Iterable[dict[str, Any] | bytes],
+    shift: Callable[[dict[str, Any]], None] = keep_time,
+    pacer: Pacer | None = None,
+) -> int:
+    """Send rows to the comments topic (creating the topics first); the count sent.
+    An unreachable broker is an `InputError` that says so."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    try:
+        ensure_topics(broker, settings)
+        producer = KafkaProducer(bootstrap_servers=bootstrap_servers(broker), linger_ms=5)
+    except KafkaError as error:
+        raise InputError(f"cannot reach the broker at {broker}: {error}") from None
+    sent = 0
+    for message in outgoing(rows, shift):
+        producer.send(settings.stream.topics.comments, key=message.key, value=message.value)
+        sent += 1
+        if pacer:
+            pacer.wait()
+    producer.flush()
+    producer.close()
+    return sent

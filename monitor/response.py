@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from alerts.playbook import DEADLINES, Person, Playbook
+from monitor.settings import is_drill
 
 OPEN = "open"
 ACKNOWLEDGED = "acknowledged"
@@ -85,6 +86,7 @@ class Case:
     met: dict[str, str] = field(default_factory=dict)
     done: tuple[str, ...] = ()
     timeline: tuple[dict[str, Any], ...] = ()
+    series: tuple[tuple[str, int], ...] = ()  # (when, negatives in the rolling hour)
 
     @property
     def closed(self) -> bool:
@@ -119,6 +121,7 @@ class Case:
         fields["detected_at"] = datetime.fromisoformat(fields["detected_at"])
         for name in ("reasons", "done", "timeline"):
             fields[name] = tuple(fields[name])
+        fields["series"] = tuple((str(at), int(n)) for at, n in fields["series"])
         return cls(**fields)
 
     def summary(self, now: datetime) -> dict[str, Any]:
@@ -153,7 +156,8 @@ def open_case(event: dict[str, Any], playbook: Playbook, now: datetime) -> tuple
         playbook=playbook.model_dump(mode="json", by_alias=True),
         reasons=tuple(incident["reasons"]),
         facts=incident["facts"],
-        drill=bool(incident.get("drill", False)),
+        drill=is_drill(incident["brand"]),
+        series=_point(event),
     )
     case = _record(case, "opened", now, "guanchao", "; ".join(case.reasons))
     people = _people(case, 0, now)
@@ -166,7 +170,12 @@ def on_detection(case: Case, event: dict[str, Any], now: datetime) -> tuple[Case
     Only a level change re-notifies; growing counts are recorded silently.
     """
     incident = event["incident"]
-    grown = replace(case, reasons=tuple(incident["reasons"]), facts=incident["facts"])
+    grown = replace(
+        case,
+        reasons=tuple(incident["reasons"]),
+        facts=incident["facts"],
+        series=case.series + _point(event),
+    )
     kind = event["event"]
     if kind == "level_changed" and incident["level_name"] != case.level:
         grown = replace(grown, level=incident["level_name"])
@@ -252,6 +261,11 @@ def _steps(case: Case) -> list[Step]:
                 steps.append((at, key, "reminder", deadline, 0))
         steps.append((due, f"missed:{deadline}:{stamp}", "deadline_missed", deadline, index + 1))
     return sorted(steps, key=lambda step: step[0])
+
+
+def _point(event: dict[str, Any]) -> tuple[tuple[str, int], ...]:
+    negatives = event["incident"]["facts"].get("negatives")
+    return ((event["at"], int(negatives)),) if negatives is not None else ()
 
 
 def _people(case: Case, tier: int, now: datetime) -> tuple[dict[str, str], ...]:

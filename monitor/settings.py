@@ -126,6 +126,15 @@ SinkKind = Literal[
 ]
 LevelName = Literal["watch", "warning", "crisis"]
 LEVELS: tuple[LevelName, ...] = ("watch", "warning", "crisis")
+DRILL_PREFIX = "演练·"  # a drill's comments count under this name, apart from the brand's own
+
+
+def drill_name(brand: str) -> str:
+    return brand if is_drill(brand) else DRILL_PREFIX + brand
+
+
+def is_drill(brand: str) -> bool:
+    return brand.startswith(DRILL_PREFIX)
 
 
 class SinkSettings(_Frozen):
@@ -217,6 +226,7 @@ class Settings(_Frozen):
         return ZoneInfo(self.timezone)
 
     def threshold_for(self, brand: str) -> int:
+        brand = brand.removeprefix(DRILL_PREFIX)
         for candidate in self.brands:
             if candidate.name == brand and candidate.negatives_per_hour is not None:
                 return candidate.negatives_per_hour

@@ -18,8 +18,10 @@ from urllib.parse import quote
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from alerts.playbook import DEFAULT_PLAYBOOK, load_playbook
+from monitor.cli import app
 from tests.receivers import Receiver, receiver
 
 from .conftest import MakePipeline, Worker, wait_for
@@ -73,7 +75,7 @@ def eleven_negatives() -> list[dict[str, Any] | bytes]:
 
 
 def test_an_incident_pages_the_webhook_and_is_acknowledged_through_the_api(
-    make_pipeline: MakePipeline, hook: Receiver
+    make_pipeline: MakePipeline, hook: Receiver, tmp_path: Path
 ) -> None:
     pipeline = make_pipeline(1, alerts_config(hook), ENV)
     worker = pipeline.start_worker()
@@ -120,6 +122,40 @@ def test_an_incident_pages_the_webhook_and_is_acknowledged_through_the_api(
         e["step"] for e in events if e["event"] == "case" and e["case"]["id"] == incident["id"]
     ]
     assert steps == ["opened", "acknowledged"]
+
+    cli = CliRunner()
+    env = {"GUANCHAO_API": f"http://127.0.0.1:{worker.web_port}", "GUANCHAO_API_TOKEN": TOKEN}
+    listed_cli = cli.invoke(app, ["incidents", "list", "--state", "acknowledged"], env=env)
+    assert listed_cli.exit_code == 0 and "acknowledged" in listed_cli.output
+    resolved = cli.invoke(app, ["incidents", "resolve", incident["id"], "--who", "王敏"], env=env)
+    assert resolved.exit_code == 0 and "resolved" in resolved.output
+    again = cli.invoke(app, ["incidents", "resolve", incident["id"], "--who", "王敏"], env=env)
+    assert again.exit_code == 2 and "409" in again.output
+    html = tmp_path / "review.html"
+    review = cli.invoke(app, ["incidents", "report", incident["id"], "--html", str(html)], env=env)
+    assert review.exit_code == 0
+    assert "| response |" in review.output and "met," in review.output
+    assert "改进清单" in review.output and "resolved" in review.output
+    assert "<polyline" in html.read_text(encoding="utf-8")
+    no_token = cli.invoke(app, ["incidents", "list"], env={**env, "GUANCHAO_API_TOKEN": ""})
+    assert no_token.exit_code == 2 and "GUANCHAO_API_TOKEN" in no_token.output
+
+
+def test_a_drill_is_detected_paged_and_marked_but_not_counted_as_the_brand(
+    make_pipeline: MakePipeline, hook: Receiver
+) -> None:
+    pipeline = make_pipeline(1, alerts_config(hook), ENV)
+    worker = pipeline.start_worker()
+    env = {"GUANCHAO_API": f"http://127.0.0.1:{worker.web_port}", "GUANCHAO_API_TOKEN": TOKEN,
+           "GUANCHAO_BROKER": pipeline.broker, "GUANCHAO_CONFIG": str(pipeline.config)}  # fmt: skip
+    cli = CliRunner()
+    run = cli.invoke(app, ["drill", "--brand", "云朵咖啡", "--wait", "60"], env=env)
+    assert run.exit_code == 0, run.output
+    assert "detected 演练·云朵咖啡:" in run.output and "paged" in run.output
+    assert all("【演练 DRILL】" in title for title in titles(hook))
+    assert "云朵咖啡" not in worker.get("/counts")  # the brand's own numbers are untouched
+    report = cli.invoke(app, ["drill", "report"], env=env)
+    assert report.exit_code == 0 and "演练·云朵咖啡" in report.output
 
 
 def test_a_silence_mutes_a_brand_until_it_is_expired(
