@@ -1,6 +1,6 @@
 """Stream throughput and alert latency of one worker on the embedded broker.
 
-    .venv/bin/python bench/stream.py [--comments 20000] [--latency-seconds 40]
+    .venv/bin/python -m bench.stream [--comments 20000] [--latency-seconds 40]
 
 1. Sustained comments/s, end to end: N comments produced as fast as kafka-python can,
    timed from the first send until the worker has counted all of them; with 1 and with 4
@@ -8,7 +8,8 @@
 2. Alert latency at a steady 1,000 comments/s: every second one more brand gets ten
    negative comments, then (half a second later) the eleventh that crosses its threshold;
    latency is from sending that eleventh comment to its `opened` event on the incidents
-   topic. p50 and p99 over the brands.
+   topic (detection), and to the alert arriving at a local webhook receiver (the page).
+   p50 and p99 over the brands.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from kafka import KafkaProducer
 
 from monitor.broker import embedded_broker, free_port
 from monitor.ingest import bootstrap_servers, follow_topic
-from monitor.settings import DEFAULT_CONFIG
+from monitor.settings import DEFAULT_CONFIG, TopicNames
+from tests.receivers import Receiver, receiver
 
 NEGATIVE = "物流太慢了，客服也不理人，避雷[怒]"
 POSITIVE = "拿铁很好喝，推荐[赞]"
@@ -40,13 +42,17 @@ POSITIVE = "拿铁很好喝，推荐[赞]"
 class Deployment:
     """A worker process with its own topics on the shared broker."""
 
-    def __init__(self, broker: str, partitions: int, workdir: Path) -> None:
+    def __init__(
+        self, broker: str, partitions: int, workdir: Path, webhook: str | None = None
+    ) -> None:
         self.broker = broker
         name = f"bench{partitions}x{int(time.time())}"
-        self.topics = {k: f"{name}-{k}" for k in ("comments", "scored", "incidents", "dead_letter")}
+        self.topics = {kind: f"{name}-{kind}" for kind in TopicNames.model_fields}
         document = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
         document["sentiment"]["model"] = str(DEFAULT_CONFIG.parent / document["sentiment"]["model"])
         document["stream"] = {"app_id": name, "partitions": partitions, "topics": self.topics}
+        sinks = [{"name": "hook", "kind": "webhook", "url": webhook}] if webhook else []
+        document["alerts"] = {"sinks": sinks}
         config = workdir / f"{name}.yaml"
         config.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
         self.port = free_port()
@@ -93,7 +99,10 @@ def throughput(deployment: Deployment, comments: int) -> float:
     return comments / elapsed
 
 
-def latency(deployment: Deployment, seconds: int, rate: int = 1000) -> list[float]:
+def latency(
+    deployment: Deployment, hook: Receiver, seconds: int, rate: int = 1000
+) -> tuple[list[float], list[float]]:
+    """(detection latencies, page latencies) in seconds, one per brand."""
     opened_at: dict[str, float] = {}
     done = threading.Event()
 
@@ -125,10 +134,18 @@ def latency(deployment: Deployment, seconds: int, rate: int = 1000) -> list[floa
             else:
                 deployment.send(number, f"背景{tick % 10}", POSITIVE)
     deadline = time.perf_counter() + 20
-    while len(opened_at) < len(crossing_sent) and time.perf_counter() < deadline:
+    paged: dict[str, float] = {}
+    while len(paged) < len(crossing_sent) and time.perf_counter() < deadline:
         time.sleep(0.1)
+        for request in list(hook.requests):
+            key = request.json()["key"]
+            if ":negative_volume:" in key and key.endswith("|opened"):
+                paged.setdefault(key.split(":")[0], request.at)
     done.set()
-    return [opened_at[b] - crossing_sent[b] for b in crossing_sent if b in opened_at]
+    return (
+        [opened_at[b] - crossing_sent[b] for b in crossing_sent if b in opened_at],
+        [paged[b] - crossing_sent[b] for b in crossing_sent if b in paged],
+    )
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -150,14 +167,16 @@ def main() -> None:
                 print(f"    sustained: {rate:,.0f} comments/s end to end")
             finally:
                 deployment.stop()
-        deployment = Deployment(broker, 4, Path(workdir))
-        try:
-            samples = latency(deployment, args.latency_seconds)
-        finally:
-            deployment.stop()
-    print(f"alert latency at 1,000 comments/s, 4 partitions ({len(samples)} incidents of "
-          f"{args.latency_seconds}): p50 {statistics.median(samples):.3f}s, "
-          f"p99 {percentile(samples, 0.99):.3f}s, max {max(samples):.3f}s")  # fmt: skip
+        with receiver() as hook:
+            deployment = Deployment(broker, 4, Path(workdir), hook.url)
+            try:
+                detected, paged = latency(deployment, hook, args.latency_seconds)
+            finally:
+                deployment.stop()
+    print(f"at 1,000 comments/s, 4 partitions, {args.latency_seconds} threshold crossings:")
+    for what, samples in (("detection (opened event)", detected), ("page (at the webhook)", paged)):
+        print(f"    {what}: {len(samples)} samples, p50 {statistics.median(samples):.3f}s, "
+              f"p99 {percentile(samples, 0.99):.3f}s, max {max(samples):.3f}s")  # fmt: skip
 
 
 if __name__ == "__main__":

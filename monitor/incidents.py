@@ -8,7 +8,7 @@ a new incident.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +34,9 @@ class Incident:
     facts: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
-        document = asdict(self)
+        document = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        document["reasons"] = list(self.reasons)
+        document["facts"] = dict(self.facts)
         document["level_name"] = Level(self.level).label
         document["opened_at"] = moment_of(self.opened_minute).isoformat()
         return document

@@ -182,7 +182,7 @@ class CountStage:
                 self.settings.stream.update_every_minutes,
                 self.settings.stream.quiet_minutes,
             )
-            if incident is not None or current is not None:
+            if _worth_storing(current, incident, events):
                 writes.incidents[key] = incident.as_dict() if incident else None
             writes.events += events
 
@@ -202,6 +202,20 @@ class CountStage:
             keywords={word: count / len(seen) for word, count in keywords.items()},
             days=len(seen),
         )
+
+
+def _worth_storing(
+    current: Incident | None, incident: Incident | None, events: list[dict[str, Any]]
+) -> bool:
+    """Store an incident when it opens, closes, publishes or moves to another minute; the
+    counts in between are recomputed from the mentions after a restart anyway. (Storing it
+    for every comment cost a changelog record per comment.)"""
+    if current is None or incident is None:
+        return current is not incident
+    return bool(events) or (incident.last_firing_minute, incident.level) != (
+        current.last_firing_minute,
+        current.level,
+    )
 
 
 def _copy_hour(stored: Mapping[str, Any] | None) -> dict[str, Any]:

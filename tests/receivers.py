@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float  # time.perf_counter() on arrival
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -48,7 +50,8 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with lock:
                 if state.status < 300:
-                    state.requests.append(Received(self.path, dict(self.headers), body))
+                    arrived = time.perf_counter()
+                    state.requests.append(Received(self.path, dict(self.headers), body, arrived))
                 status, reply = state.status, state.reply
             self.send_response(status)
             self.send_header("Content-Length", str(len(reply)))
