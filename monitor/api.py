@@ -8,6 +8,9 @@ DELETE /silences/{id} expires a silence (it stays listed, ended)
 
 Every route needs `Authorization: Bearer <token>`, the token from the environment variable
 the config names; with none set, the API refuses everything (401) rather than run open.
+
+POST /compliance {"text": "…"} checks copy for advertising-law terms; it changes nothing,
+so it needs no token.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import faust
 from faust.web import Request, Response, View
 
 from alerts.routing import ANY, Silence
+from monitor.compliance import ComplianceChecker
 from monitor.respond import RespondStage, RespondWrites
 from monitor.response import ACTIONS, ActionError, Case
 from monitor.settings import LEVELS
 
 MAX_NOTE_CHARS = 2000
+MAX_COPY_CHARS = 200_000
 MAX_SILENCE_MINUTES = 7 * 24 * 60
 Respond = Callable[[Callable[[], RespondWrites]], Awaitable[RespondWrites]]
 
@@ -186,3 +191,21 @@ def _listed(case: Case) -> dict[str, Any]:
 def _delivered(delivery: Mapping[str, Any]) -> dict[str, Any]:
     fields = ("sink", "state", "attempts", "error", "done_at", "muted_by")
     return {"kind": delivery["notice"]["kind"], **{name: delivery[name] for name in fields}}
+
+
+def register_compliance(
+    app: faust.App, checker: ComplianceChecker, count: Callable[[str], None]
+) -> None:
+    @app.page("/compliance")
+    class Compliance(View):
+        async def post(self, request: Request) -> Response:
+            try:
+                body = await _body(request)
+                text = _text(body, "text", MAX_COPY_CHARS)
+            except ActionError as error:
+                return self.json({"error": str(error)}, status=error.status)
+            if not text.strip():
+                return self.json({"error": "text is empty"}, status=400)
+            verdict = checker.check(text)
+            count(verdict.result)
+            return self.json(verdict.as_dict())

@@ -173,8 +173,7 @@ def check(
         copy = _read_copy(source, encoding)
     verdict = default_checker(settings.compliance.exempt_names).check(copy)
     if output == "json":
-        document = {"blocked": verdict.blocked, "hits": [hit.as_dict() for hit in verdict.hits]}
-        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(verdict.as_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
         _print_verdict(copy, verdict)
     raise typer.Exit(1 if verdict.blocked else 0)

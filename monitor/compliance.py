@@ -61,6 +61,15 @@ class Verdict:
     def blocked(self) -> bool:
         return any(hit.entry.severity is Severity.BLOCK for hit in self.hits)
 
+    @property
+    def result(self) -> str:
+        """block, warn or pass: the label of the compliance metric."""
+        return "block" if self.blocked else "warn" if self.hits else "pass"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"blocked": self.blocked, "result": self.result,
+                "hits": [hit.as_dict() for hit in self.hits]}  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class _Exemption:

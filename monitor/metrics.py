@@ -1,29 +1,129 @@
-"""Prometheus metrics of a worker, built at scrape time from its own state.
+"""Every Prometheus metric of a worker, defined once, here.
 
-Labels are bounded: brand, sentiment-free reason classes, event kinds — never a comment,
-author or incident id. Counters are this worker's; sum them across workers in PromQL.
+Labels are bounded: a brand from the config (anything else is `other`), a platform from
+the known list (else `other`), a sentiment label, a level, a sink, a result, a reason
+class — never a comment, author or incident id. Counters are this worker's own; sum them
+across workers in PromQL (the recording rules in deploy/prometheus/ do). The gauges are
+about the brands and cases this worker owns, so summing them across workers is right too.
+Drill mentions (`演练·…`) are kept out of the brand metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import product
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from alerts.playbook import DEADLINES
 from monitor.counting import Counts
+from monitor.records import REASONS
+from monitor.settings import LEVELS, Settings, is_drill
+
+PLATFORMS = ("weibo", "douyin", "xiaohongshu", "channels", "wechat", "wecom", "bilibili",
+             "zhihu", "other")  # fmt: skip
+LABELS = ("negative", "neutral", "positive")
+OTHER = "other"
+INCIDENT_EVENTS = ("opened", "updated", "level_changed", "cleared")
+STEPS = ("opened", "level_changed", "reminder", "page", "deadline_missed", "acknowledged",
+         "statement", "resolved", "false_alarm")  # fmt: skip
+DELIVERY_RESULTS = ("sent", "digest", "failed", "dead_lettered")
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
-class StreamCollector(Collector):
-    def __init__(self, stats: Any, counts: Counts, threshold_for: Callable[[str], int]) -> None:
+@dataclass
+class StreamStats:
+    """What the agents count; /health shows it, the collector exports it."""
+
+    received: int = 0
+    scored: int = 0
+    unattributed: int = 0
+    counted: int = 0
+    late: int = 0
+    duplicates: int = 0
+    dead_lettered: Counter[str] = field(default_factory=Counter)
+    incident_events: Counter[str] = field(default_factory=Counter)
+    case_events: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (sink, result)
+    deadlines: Counter[tuple[str, str]] = field(default_factory=Counter)  # (deadline, result)
+    compliance: Counter[str] = field(default_factory=Counter)  # pass, warn, block
+    mentions: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    crisis_hits: Counter[str] = field(default_factory=Counter)
+
+    def health(self) -> dict[str, Any]:
+        """For /health: every counter, tuple keys joined with "/"."""
+        return {
+            name: {"/".join(k) if isinstance(k, tuple) else k: v for k, v in value.items()}
+            if isinstance(value, Counter)
+            else value
+            for name, value in vars(self).items()
+        }
+
+
+def bounded(value: str, known: Iterable[str]) -> str:
+    return value if value in known else OTHER
+
+
+class Metrics:
+    """A worker's registry: the latency histogram, and everything else read at scrape."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        stats: StreamStats,
+        counts: Counts,
+        open_cases: Callable[[], Iterable[Mapping[str, Any]]],
+        lag: Callable[[], Mapping[str, int]],
+    ) -> None:
+        self.settings = settings
         self.stats = stats
+        self.brands = tuple(brand.name for brand in settings.brands)
+        self.set_members = [
+            (brand.name, member)
+            for brand in settings.brands
+            for member in dict.fromkeys((brand.name, *brand.competitors))
+        ]
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.latency = Histogram(
+            "guanchao_processing_latency_seconds",
+            "From a comment's created_at (event time) to its scored record being sent.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_StateCollector(self, counts, open_cases, lag))
+
+    def mention(self, brand: str, platform: str, label: str, crisis_hits: int) -> None:
+        """A counted mention; drills are not the brand's numbers."""
+        if is_drill(brand):
+            return
+        brand = bounded(brand, self.brands)
+        self.stats.mentions[(brand, bounded(platform, PLATFORMS), label)] += 1
+        self.stats.crisis_hits[brand] += crisis_hits
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _StateCollector(Collector):
+    def __init__(
+        self,
+        metrics: Metrics,
+        counts: Counts,
+        open_cases: Callable[[], Iterable[Mapping[str, Any]]],
+        lag: Callable[[], Mapping[str, int]],
+    ) -> None:
+        self.metrics = metrics
         self.counts = counts
-        self.threshold_for = threshold_for
+        self.open_cases = open_cases
+        self.lag = lag
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        stats = self.stats
+        stats = self.metrics.stats
         for name, value, help_text in (
             ("records_received", stats.received, "Comment records read from the comments topic."),
             ("records_scored", stats.scored, "Scored records sent (one per comment and brand)."),
@@ -33,37 +133,94 @@ class StreamCollector(Collector):
             ("records_duplicate", stats.duplicates, "Mentions already counted (replays)."),
         ):
             yield CounterMetricFamily(f"guanchao_{name}", help_text, value=value)
-        dead = CounterMetricFamily(
-            "guanchao_records_dead_lettered",
-            "Records sent to the dead-letter topic.",
-            labels=["reason"],
-        )
-        for reason, value in stats.dead_lettered.items():
-            dead.add_metric([reason], value)
-        yield dead
-        events = CounterMetricFamily(
-            "guanchao_incident_events", "Incident events published.", labels=["event"]
-        )
-        for kind, value in stats.incident_events.items():
-            events.add_metric([kind], value)
-        yield events
-        negatives = GaugeMetricFamily(
-            "guanchao_rolling_negatives", "Negative mentions in the brand's rolling hour.",
-            labels=["brand"],
+        sinks = [sink.name for sink in self.metrics.settings.alerts.sinks]
+        yield _counter("records_dead_lettered", "Records sent to the dead-letter topic.",
+                       ["reason"], stats.dead_lettered, REASONS)  # fmt: skip
+        yield _counter("incident_events", "Detector events published.", ["event"],
+                       stats.incident_events, INCIDENT_EVENTS)  # fmt: skip
+        yield _counter("case_transitions", "Playbook steps and actions on cases.", ["step"],
+                       stats.case_events, STEPS)  # fmt: skip
+        yield _counter("deadlines", "Playbook deadlines met, met late, or missed.",
+                       ["deadline", "result"], stats.deadlines,
+                       list(product(DEADLINES, ("met", "late", "missed"))))  # fmt: skip
+        yield _counter("alerts", "Alert deliveries by sink and result.", ["sink", "result"],
+                       stats.alerts, list(product(sinks, DELIVERY_RESULTS)))  # fmt: skip
+        yield _counter("compliance_checks", "Copy checked for advertising-law terms.",
+                       ["result"], stats.compliance, ("pass", "warn", "block"))  # fmt: skip
+        yield from self._brands()
+        yield from self._cases()
+        lag = GaugeMetricFamily("guanchao_consumer_lag", "Records not yet read, per topic.",
+                                labels=["topic"])  # fmt: skip
+        for topic, behind in sorted(self.lag().items()):
+            lag.add_metric([topic], behind)
+        yield lag
+
+    def _brands(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        brands = (*self.metrics.brands, OTHER)
+        stats = self.metrics.stats
+        mentions = CounterMetricFamily(
+            "guanchao_mentions", "Mentions counted, by brand, platform and sentiment label.",
+            labels=["brand", "platform", "label"],
         )  # fmt: skip
-        threshold = GaugeMetricFamily(
-            "guanchao_negative_threshold", "More negatives than this in an hour opens an incident.",
-            labels=["brand"],
+        for brand in brands:  # every series from zero, so that increase() sees the first
+            for platform in PLATFORMS:
+                for label in LABELS:
+                    value = stats.mentions[(brand, platform, label)]
+                    mentions.add_metric([brand, platform, label], value)
+        yield mentions
+        hits = CounterMetricFamily(
+            "guanchao_crisis_keyword_hits", "Crisis keywords in counted mentions.", labels=["brand"]
+        )
+        for brand in brands:
+            hits.add_metric([brand], stats.crisis_hits[brand])
+        yield hits
+        shares = CounterMetricFamily(
+            "guanchao_set_mentions",
+            "Mentions counted once for each competitor set (a brand and its competitors) the "
+            "brand belongs to: what the share-of-voice recording rules divide.",
+            labels=["set", "brand", "platform", "label"],
         )  # fmt: skip
+        for focal, member in self.metrics.set_members:
+            for platform in PLATFORMS:
+                for label in LABELS:
+                    value = stats.mentions[(member, platform, label)]
+                    shares.add_metric([focal, member, platform, label], value)
+        yield shares
+        negatives = GaugeMetricFamily("guanchao_rolling_negatives",
+                                      "Negative mentions in the brand's rolling hour.",
+                                      labels=["brand"])  # fmt: skip
+        threshold = GaugeMetricFamily("guanchao_negative_threshold",
+                                      "More negatives than this in an hour opens an incident.",
+                                      labels=["brand"])  # fmt: skip
         for brand, window in self.counts.windows.items():
-            negatives.add_metric([brand], window.totals().negatives)
-            threshold.add_metric([brand], self.threshold_for(brand))
+            if not is_drill(brand):
+                negatives.add_metric([brand], window.totals().negatives)
+                threshold.add_metric([brand], self.metrics.settings.threshold_for(brand))
         yield negatives
         yield threshold
 
+    def _cases(self) -> Iterator[GaugeMetricFamily]:
+        open_by_level = Counter(
+            case["level"] for case in self.open_cases() if not is_drill(case["brand"])
+        )
+        gauge = GaugeMetricFamily("guanchao_incidents_open", "Open incidents by level.",
+                                  labels=["level"])  # fmt: skip
+        for level in LEVELS:
+            gauge.add_metric([level], open_by_level[level])
+        yield gauge
 
-def exposition(collector: Collector) -> bytes:
-    """The Prometheus text format for one collector, on a registry of its own."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
-    return generate_latest(registry)
+
+def _counter(
+    name: str,
+    help_text: str,
+    labels: list[str],
+    values: Mapping[Any, int],
+    expected: Iterable[Any],
+) -> CounterMetricFamily:
+    """A labelled counter from a Counter keyed by one label value or a tuple of them. The
+    `expected` keys are exported from zero, so that increase() and rate() see their first
+    events (a series that appears with its first value already counted hides it)."""
+    family = CounterMetricFamily(f"guanchao_{name}", help_text, labels=labels)
+    for key in sorted({*expected, *values}):
+        family.add_metric(list(key) if isinstance(key, tuple) else [key], values.get(key, 0))
+    return family

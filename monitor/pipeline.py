@@ -45,6 +45,7 @@ class Enriched:
     records: list[tuple[str, bytes]] = field(default_factory=list)  # (brand, JSON record)
     dead: list[DeadLetter] = field(default_factory=list)
     unattributed: int = 0
+    created: list[datetime] = field(default_factory=list)  # event times of the scored
 
 
 def enrich_batch(
@@ -62,6 +63,8 @@ def enrich_batch(
         records = enricher.records(enricher.enrich(comment))
         if not records:
             result.unattributed += 1
+        else:
+            result.created.append(comment.created_at)
         for brand, record in records:
             result.records.append((brand, json.dumps(record, ensure_ascii=False).encode()))
     return result
@@ -87,6 +90,7 @@ class Writes:
     hourly: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     incidents: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    counted_labels: list[tuple[Mention, str]] = field(default_factory=list)  # for metrics
     counted: int = 0
     late: int = 0
     duplicates: int = 0
@@ -130,6 +134,7 @@ class CountStage:
                 writes.mentions[mention.key] = mention.to_json()
                 self._add_to_hour(mention, writes)
                 writes.counted += 1
+                writes.counted_labels.append((mention, str(record["label"])))
                 touched.add(mention.brand)
             else:
                 writes.duplicates += 1

@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo
 from monitor.settings import LimitSettings
 
 REQUIRED_FIELDS = ("id", "platform", "text", "created_at")
+# Why a record went to the dead-letter topic: a bounded set, because it is a metric label.
+REASONS = ("empty", "not_json", "not_object", "missing_field", "bad_field", "empty_text",
+           "text_too_long", "bad_time", "absurd_time")  # fmt: skip
 
 
 class RecordError(ValueError):
@@ -22,6 +25,7 @@ class RecordError(ValueError):
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
+        assert reason in REASONS, f"add {reason!r} to REASONS"
         self.reason = reason
 
 

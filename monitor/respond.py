@@ -32,6 +32,7 @@ class RespondWrites:
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    deadlines: list[tuple[str, str]] = field(default_factory=list)  # (deadline, met|late|missed)
 
 
 class RespondStage:
@@ -71,8 +72,11 @@ class RespondStage:
         if stored is None:
             raise ActionError(404, f"no incident {case_id} on this worker")
         now = self.clock()
-        case, notice = act(Case.from_dict(stored), action, who, note, now)
+        before = Case.from_dict(stored)
+        case, notice = act(before, action, who, note, now)
         writes = RespondWrites()
+        for deadline in case.met.keys() - before.met.keys():
+            writes.deadlines.append((deadline, "met" if now <= case.due_at(deadline) else "late"))
         self._changed(case, [notice], writes, now)
         return writes
 
@@ -108,6 +112,8 @@ class RespondStage:
         silences = self.active_silences()
         for notice in notices:
             writes.notices.append(notice)
+            if notice.kind == "deadline_missed" and notice.deadline:
+                writes.deadlines.append((notice.deadline, "missed"))
             writes.events.append(
                 {
                     "event": CASE_EVENT,

@@ -28,6 +28,7 @@ from monitor.textnorm import normalize
 
 MODEL_FORMAT = "guanchao-sentiment"
 MODEL_VERSION = 1
+PACKAGED_MODELS = {"social": Path(__file__).parent / "models" / "social.json.gz"}
 SNOWNLP_MODEL = "snownlp"
 
 
@@ -91,10 +92,11 @@ def bayes_from_counts(
 
 
 def load_model(spec: str) -> BayesModel:
-    """`snownlp` for snownlp's shipped model, or the path of a model file we wrote."""
+    """`snownlp` for snownlp's shipped model, `social` for the one packaged with Guanchao,
+    or the path of a model file we wrote."""
     if spec == SNOWNLP_MODEL:
         return _load_snownlp()
-    path = Path(spec)
+    path = PACKAGED_MODELS.get(spec, Path(spec))
     try:
         with gzip.open(path, "rt", encoding="utf-8") as stream:
             document = json.load(stream)

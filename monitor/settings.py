@@ -45,7 +45,7 @@ class Brand(_Frozen):
 
 class SentimentSettings(_Frozen):
     model: str = Field(
-        "snownlp", description="`snownlp` for its shipped model, or a model file path."
+        "snownlp", description="`social` (packaged), `snownlp` (its own), or a model file."
     )
     segmenter: Backend = Field("auto", description="auto (rjieba, else jieba), rjieba or jieba.")
     negative_below: float = Field(0.4, ge=0, le=1, description="P(positive) below this: negative.")
@@ -219,6 +219,9 @@ class Settings(_Frozen):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"brands listed twice: {', '.join(duplicates)}")
+        unknown = sorted({c for b in self.brands for c in b.competitors} - set(names))
+        if unknown:
+            raise ValueError(f"competitors must be listed brands too: {', '.join(unknown)}")
         return self
 
     @cached_property
@@ -265,7 +268,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     """Relative model and playbook paths are relative to the config file, not the
     working directory."""
     model = settings.sentiment.model
-    if model != "snownlp" and not Path(model).is_absolute():
+    if model not in ("snownlp", "social") and not Path(model).is_absolute():
         sentiment = settings.sentiment.model_copy(update={"model": str(base / model)})
         settings = settings.model_copy(update={"sentiment": sentiment})
     playbook = settings.alerts.playbook

@@ -36,7 +36,6 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,31 +50,17 @@ from alerts.delivery import Delivery, Dispatcher
 from alerts.playbook import load_playbook
 from alerts.routing import Silence
 from alerts.sinks import build_sinks
-from monitor.api import register_api
+from monitor.api import register_api, register_compliance
+from monitor.compliance import default_checker
 from monitor.counting import Counts, Mention
 from monitor.enrich import Enricher
-from monitor.metrics import StreamCollector, exposition
+from monitor.metrics import Metrics, StreamStats
 from monitor.pipeline import CountStage, Writes, brand_of_key, brand_partition, enrich_batch
 from monitor.respond import CASE_EVENT, RespondStage, RespondWrites
+from monitor.response import CLOSED
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class StreamStats:
-    """Counters for /health (the metrics issue exports them to Prometheus)."""
-
-    received: int = 0
-    scored: int = 0
-    unattributed: int = 0
-    counted: int = 0
-    late: int = 0
-    duplicates: int = 0
-    dead_lettered: Counter[str] = field(default_factory=Counter)
-    incident_events: Counter[str] = field(default_factory=Counter)
-    case_events: Counter[str] = field(default_factory=Counter)
-    alerts: Counter[str] = field(default_factory=Counter)  # "sink result"
 
 
 def build_app(
@@ -126,6 +111,8 @@ def build_app(
     counts = Counts()
     stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
     stats = StreamStats()
+    metrics = Metrics(settings, stats, counts, lambda: _owned_open(cases.data, owns),
+                      lambda: _lag(app))  # fmt: skip
     sinks = build_sinks(settings.alerts.sinks, env)
     playbook = load_playbook(settings.alerts.playbook)
     responder = RespondStage(
@@ -142,6 +129,7 @@ def build_app(
         """Deliveries first, acknowledged by the broker, then the cases, then the events."""
         await _write(deliveries, writes.deliveries, partitions, _delivery_brand, wait=True)
         await _write(cases, writes.cases, partitions, _case_brand, wait=True)
+        stats.deadlines.update(writes.deadlines)
         for event in writes.events:
             brand = event["case"]["brand"]
             stats.case_events[event["step"]] += 1
@@ -178,6 +166,9 @@ def build_app(
                 )
             stats.scored += len(result.records)
             stats.unattributed += result.unattributed
+            now = clock()
+            for created in result.created:
+                metrics.latency.observe(max(0.0, (now - created).total_seconds()))
 
     @app.agent(scored)
     async def count(events_stream: StreamT[bytes]) -> None:
@@ -185,6 +176,8 @@ def build_app(
             writes = stage.process([json.loads(event.value)])
             await _apply(writes, mentions, hourly, incidents, partitions)
             stats.counted += writes.counted
+            for mention, label in writes.counted_labels:
+                metrics.mention(mention.brand, mention.platform, label, len(mention.crisis))
             stats.late += writes.late
             stats.duplicates += writes.duplicates
             for incident_event in writes.events:
@@ -238,7 +231,10 @@ def build_app(
         )
 
     def count_alert(sink: str, result: str) -> None:
-        stats.alerts[f"{sink} {result}"] += 1
+        stats.alerts[(sink, result)] += 1
+
+    def count_check(result: str) -> None:
+        stats.compliance[result] += 1
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's Signal typing
     async def stop_responding(sender: faust.App, *_: Any, **__: Any) -> None:
@@ -263,6 +259,7 @@ def build_app(
     async def save_silence(silence: Silence) -> None:
         await _write(silences, {silence.id: silence.as_dict()}, partitions, _any_brand, True)
 
+    register_compliance(app, default_checker(settings.compliance.exempt_names), count_check)
     register_api(app, responder, respond, save_silence, env.get(settings.alerts.token_env, ""),
                  clock)  # fmt: skip
 
@@ -270,15 +267,13 @@ def build_app(
     class Health(View):
         async def get(self, request: Request) -> Response:
             assigned = len(app.consumer.assignment()) if app.consumer else 0
-            return self.json({"status": "ok", "assigned_partitions": assigned, **vars(stats)})
-
-    metrics = StreamCollector(stats, counts, settings.threshold_for)
+            return self.json({"status": "ok", "assigned_partitions": assigned, **stats.health()})
 
     @app.page("/metrics")
-    class Metrics(View):
+    class Exposition(View):
         async def get(self, request: Request) -> Response:
             # aiohttp refuses a charset inside content_type, so the header is set after
-            response = self.bytes(exposition(metrics), content_type="text/plain")
+            response = self.bytes(metrics.exposition(), content_type="text/plain")
             response.headers["Content-Type"] = CONTENT_TYPE_LATEST
             return response
 
@@ -315,6 +310,27 @@ async def _apply(
 
 
 BrandOf = Callable[[str, Any], str]
+
+
+def _owned_open(cases: Mapping[str, Any], owns: Callable[[str], bool]) -> list[Mapping[str, Any]]:
+    return [c for c in list(cases.values()) if c["state"] not in CLOSED and owns(c["brand"])]
+
+
+def _lag(app: faust.App) -> dict[str, int]:
+    """Records behind, per topic, over this worker's partitions (highwater − committed)."""
+    consumer = app.consumer if app.consumer else None
+    behind: Counter[str] = Counter()
+    if consumer is None:
+        return {}
+    for tp in consumer.assignment():
+        committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # no public accessor
+        try:
+            highwater = consumer.highwater(tp)
+        except Exception:  # not fetched yet
+            continue
+        if highwater is not None:
+            behind[tp.topic] += max(0, highwater - (committed or 0))
+    return dict(behind)
 
 
 def _brand_in_key(key: str, value: Any) -> str:
