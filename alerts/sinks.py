@@ -17,7 +17,7 @@ import json
 import smtplib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, ClassVar
 from urllib.parse import quote_plus
@@ -29,6 +29,7 @@ from monitor.settings import ConfigError, SinkSettings
 
 # Markdown bodies beyond the services' limits are cut (WeCom: 4,096 bytes).
 MAX_MARKDOWN_BYTES = 4000
+OPEN_ALERT_LIFETIME = timedelta(hours=24)
 LEVEL_COLOURS = {"watch": "blue", "warning": "orange", "crisis": "red"}
 
 
@@ -199,8 +200,11 @@ class AlertmanagerSink(JsonSink):
             "annotations": {"summary": message.title, "description": message.markdown},
             "startsAt": now.isoformat(),
         }
-        if message.closes:
-            document["endsAt"] = now.isoformat()
+        # Alertmanager resolves an alert it has not heard of for resolve_timeout (5 minutes
+        # by default); an incident stays open until someone closes it, and closing sends
+        # endsAt now.
+        ends = now if message.closes else now + OPEN_ALERT_LIFETIME
+        document["endsAt"] = ends.isoformat()
         return document
 
     async def send(self, message: Message, now: datetime, client: httpx.AsyncClient) -> None:

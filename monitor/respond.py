@@ -39,7 +39,7 @@ class RespondStage:
     def __init__(
         self,
         settings: Settings,
-        playbook: Callable[[], Playbook],
+        playbook: Playbook,
         cases: Mapping[str, dict[str, Any]],
         deliveries: Mapping[str, dict[str, Any]],
         silences: Mapping[str, dict[str, Any]],
@@ -60,7 +60,7 @@ class RespondStage:
         if stored is None:
             if event["event"] != "opened":
                 return writes  # the case was never opened here (it predates the playbook)
-            case, notice = open_case(event, self.playbook(), now)
+            case, notice = open_case(event, self.playbook, now)
             self._changed(case, [notice], writes, now)
         else:
             case, notices = on_detection(Case.from_dict(stored), event, now)

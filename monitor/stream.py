@@ -1,13 +1,8 @@
-"""The Faust app: topics, tables and two thin agents around `monitor.pipeline`.
+"""The Faust app: topics, tables and two thin agents around `monitor.pipeline`; the
+playbook's agent, timer and dispatchers are added by `monitor.casework`.
 
-comments ─► enrich ─► scored (keyed and partitioned by brand) ─► count ─► incidents
-                └─► dead letters (original bytes, reason in the headers)        │
-                                                                                ▼
-        timer (reminders, deadlines, pages) ─► respond ◄─ API actions ─ cases table
-                                                  │
-                                                  ▼
-            deliveries table (the outbox) ─► one dispatcher per sink ─► WeCom, Feishu, …
-                                                  └─► alert dead letters
+comments ─► enrich ─► scored (keyed and partitioned by brand) ─► count ─► incidents ─► casework
+                └─► dead letters (original bytes, reason in the headers)
 
 State lives in tables whose changelog partition is the brand's partition, so a worker
 that restarts, or one that takes over a partition, rebuilds exactly the counts, baseline,
@@ -30,7 +25,6 @@ Sent directly, everything a record produced is flushed before its offset is comm
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -41,24 +35,19 @@ from pathlib import Path
 from typing import Any
 
 import faust
-import httpx
 from faust.types import StreamT, TableT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from alerts.delivery import Delivery, Dispatcher
-from alerts.playbook import load_playbook
-from alerts.routing import Silence
-from alerts.sinks import build_sinks
-from monitor.api import register_api, register_compliance
+from monitor.api import register_compliance
+from monitor.casework import add_casework
 from monitor.compliance import default_checker
 from monitor.counting import Counts, Mention
 from monitor.enrich import Enricher
 from monitor.metrics import Metrics, StreamStats
 from monitor.pipeline import CountStage, Writes, brand_of_key, brand_partition, enrich_batch
-from monitor.respond import CASE_EVENT, RespondStage, RespondWrites
-from monitor.response import CLOSED
 from monitor.settings import Settings
+from monitor.tables import publish, write_table
 
 log = logging.getLogger(__name__)
 
@@ -97,57 +86,17 @@ def build_app(
     dead_letters = app.topic(
         stream.topics.dead_letter, key_serializer="raw", value_serializer="raw"
     )
-    alert_dead_letters = app.topic(
-        stream.topics.alert_dead_letter, key_serializer="raw", value_serializer="raw"
-    )
     mentions = app.Table("mentions", key_type=str)
     hourly = app.Table("hourly", key_type=str)
     incidents = app.Table("incidents", key_type=str)
-    cases = app.Table("cases", key_type=str)
-    deliveries = app.Table("deliveries", key_type=str)
-    silences = app.GlobalTable("silences", key_type=str)
 
     enricher = Enricher(settings)
     counts = Counts()
     stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
     stats = StreamStats()
-    metrics = Metrics(settings, stats, counts, lambda: _owned_open(cases.data, owns),
+    casework = add_casework(app, settings, incidents_out, stats, clock, env)
+    metrics = Metrics(settings, stats, counts, lambda: casework.open_cases(partitions),
                       lambda: _lag(app))  # fmt: skip
-    sinks = build_sinks(settings.alerts.sinks, env)
-    playbook = load_playbook(settings.alerts.playbook)
-    responder = RespondStage(
-        settings, lambda: playbook, cases.data, deliveries.data, silences.data, clock
-    )
-    owned: set[int] = set()  # partitions of the incidents topic this worker owns, recovered
-    respond_lock = asyncio.Lock()
-    dispatchers: dict[str, Dispatcher] = {}
-
-    def owns(brand: str) -> bool:
-        return brand_partition(brand, partitions) in owned
-
-    async def apply_response(writes: RespondWrites) -> None:
-        """Deliveries first, acknowledged by the broker, then the cases, then the events."""
-        await _write(deliveries, writes.deliveries, partitions, _delivery_brand, wait=True)
-        await _write(cases, writes.cases, partitions, _case_brand, wait=True)
-        stats.deadlines.update(writes.deadlines)
-        for event in writes.events:
-            brand = event["case"]["brand"]
-            stats.case_events[event["step"]] += 1
-            await incidents_out.send(
-                key=brand.encode(),
-                value=json.dumps(event, ensure_ascii=False).encode(),
-                partition=brand_partition(brand, partitions),
-                force=True,
-            )
-        for dispatcher in dispatchers.values():
-            dispatcher.wake.set()
-
-    async def respond(work: Callable[[], RespondWrites]) -> RespondWrites:
-        """One change to the cases at a time: the agent, the timer and the API share them."""
-        async with respond_lock:
-            writes = work()
-            await apply_response(writes)
-            return writes
 
     @app.agent(comments)
     async def enrich(events_stream: StreamT[bytes]) -> None:
@@ -181,64 +130,12 @@ def build_app(
             stats.late += writes.late
             stats.duplicates += writes.duplicates
             for incident_event in writes.events:
-                brand = incident_event["incident"]["brand"]
                 stats.incident_events[incident_event["event"]] += 1
-                await incidents_out.send(
-                    key=brand.encode(),
-                    value=json.dumps(incident_event, ensure_ascii=False).encode(),
-                    partition=brand_partition(brand, partitions),
-                    force=True,
-                )
-
-    @app.agent(incidents_out)
-    async def respond_to(events_stream: StreamT[bytes]) -> None:
-        async for event in events_stream.events():
-            document = json.loads(event.value)
-            if document.get("event") != CASE_EVENT:
-                await respond(lambda: responder.detected(document))  # noqa: B023  # awaited here
-
-    @app.timer(settings.alerts.tick_seconds)  # type: ignore[untyped-decorator]
-    async def take_due_steps() -> None:
-        if owned:
-            await respond(lambda: responder.tick(owns))
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def dispatch() -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
-            for name, sink in sinks.items():
-                dispatchers[name] = Dispatcher(
-                    sink, settings.alerts, pending_deliveries, store_delivery,
-                    dead_letter_delivery, client, clock, count_alert,
-                )  # fmt: skip
-            await asyncio.gather(*(dispatcher.run() for dispatcher in dispatchers.values()))
-
-    def pending_deliveries() -> list[Delivery]:
-        return [
-            Delivery.from_dict(document)
-            for document in list(deliveries.data.values())
-            if document["state"] == "pending" and owns(document["notice"]["case"]["brand"])
-        ]
-
-    async def store_delivery(delivery: Delivery) -> None:
-        await _write(deliveries, {delivery.key: delivery.as_dict()}, partitions, _delivery_brand)
-
-    async def dead_letter_delivery(delivery: Delivery) -> None:
-        await alert_dead_letters.send(
-            key=delivery.key.encode(),
-            value=json.dumps(delivery.as_dict(), ensure_ascii=False).encode(),
-            headers={"reason": b"sink_failed", "error": delivery.error.encode()},
-            force=True,
-        )
-
-    def count_alert(sink: str, result: str) -> None:
-        stats.alerts[(sink, result)] += 1
+                brand = incident_event["incident"]["brand"]
+                await publish(incidents_out, brand, incident_event, partitions)
 
     def count_check(result: str) -> None:
         stats.compliance[result] += 1
-
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's Signal typing
-    async def stop_responding(sender: faust.App, *_: Any, **__: Any) -> None:
-        owned.clear()
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # mode's Signal typing
     async def rebuild_counts(sender: faust.App, **_: Any) -> None:
@@ -251,17 +148,9 @@ def build_app(
             if brand_partition(brand_of_key(key), partitions) in mine:
                 counts.add(Mention.from_json(key, value))
         log.info("counts rebuilt: %s", dict(counts.mentions_by_brand()))
-        owned.clear()
-        owned.update(mine)
-        for dispatcher in dispatchers.values():
-            dispatcher.wake.set()
-
-    async def save_silence(silence: Silence) -> None:
-        await _write(silences, {silence.id: silence.as_dict()}, partitions, _any_brand, True)
+        casework.take_over(mine)
 
     register_compliance(app, default_checker(settings.compliance.exempt_names), count_check)
-    register_api(app, responder, respond, save_silence, env.get(settings.alerts.token_env, ""),
-                 clock)  # fmt: skip
 
     @app.page("/health")
     class Health(View):
@@ -306,23 +195,14 @@ async def _apply(
 ) -> None:
     for table, changes in ((mentions, writes.mentions), (hourly, writes.hourly),
                            (incidents, writes.incidents)):  # fmt: skip
-        await _write(table, changes, partitions)
-
-
-BrandOf = Callable[[str, Any], str]
-
-
-def _owned_open(cases: Mapping[str, Any], owns: Callable[[str], bool]) -> list[Mapping[str, Any]]:
-    return [c for c in list(cases.values()) if c["state"] not in CLOSED and owns(c["brand"])]
+        await write_table(table, changes, partitions)
 
 
 def _lag(app: faust.App) -> dict[str, int]:
     """Records behind, per topic, over this worker's partitions (highwater − committed)."""
-    consumer = app.consumer if app.consumer else None
+    consumer = app.consumer
     behind: Counter[str] = Counter()
-    if consumer is None:
-        return {}
-    for tp in consumer.assignment():
+    for tp in consumer.assignment() if consumer else ():
         committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # no public accessor
         try:
             highwater = consumer.highwater(tp)
@@ -331,58 +211,3 @@ def _lag(app: faust.App) -> dict[str, int]:
         if highwater is not None:
             behind[tp.topic] += max(0, highwater - (committed or 0))
     return dict(behind)
-
-
-def _brand_in_key(key: str, value: Any) -> str:
-    return brand_of_key(key)
-
-
-def _any_brand(key: str, value: Any) -> str:
-    return ""
-
-
-def _case_brand(key: str, case: Any) -> str:
-    return str(case["brand"])
-
-
-def _delivery_brand(key: str, delivery: Any) -> str:
-    return str(delivery["notice"]["case"]["brand"])
-
-
-async def _write(
-    table: TableT[str, Any],
-    changes: Mapping[str, Any],
-    partitions: int,
-    brand_of: BrandOf = _brand_in_key,
-    wait: bool = False,
-) -> None:
-    """Write to a table's store and changelog, in the brand's partition; with `wait`,
-    return only once the broker has the changelog records.
-
-    The store is updated for every key before the first send, so that nothing else on
-    the event loop reads a half-applied change. The changelog is sent directly, not
-    through `Table.__setitem__`: that needs a current event (which timers and web views do
-    not have, faust-streaming #497) and goes through Faust's producer buffer, whose flush
-    can return before it is empty, so that a commit could overtake the state it covers.
-    """
-    where = {}
-    for key, value in changes.items():
-        stored = table.data.get(key) if value is None else value
-        if stored is None:
-            continue  # deleting what is not there
-        where[key] = brand_partition(brand_of(key, stored), partitions)
-        if value is None:
-            del table.data[key]
-        else:
-            table.data[key] = value
-    sent = []
-    for key, partition in where.items():
-        value = changes[key]
-        serializer = "raw" if value is None else None
-        sent.append(
-            await table.changelog_topic.send(
-                key=key, value=value, partition=partition, value_serializer=serializer, force=True
-            )
-        )
-    if wait:
-        await asyncio.gather(*sent)

@@ -129,10 +129,15 @@ class Pipeline:
         return [message.value for message in messages]
 
     def events(
-        self, enough: Callable[[list[dict[str, Any]]], bool], what: str
+        self, enough: Callable[[list[dict[str, Any]]], bool], what: str, playbook: bool = False
     ) -> list[dict[str, Any]]:
-        raws = self.read("incidents", lambda raws: enough([json.loads(r) for r in raws]), what)
-        return [json.loads(raw) for raw in raws]
+        """The detector's events on the incidents topic, or with `playbook` the cases'."""
+
+        def wanted(raws: list[bytes]) -> list[dict[str, Any]]:
+            documents = [json.loads(raw) for raw in raws]
+            return [d for d in documents if (d["event"] == "case") == playbook]
+
+        return wanted(self.read("incidents", lambda raws: enough(wanted(raws)), what))
 
     def counts(self) -> dict[str, int]:
         """Mentions kept per brand, summed over every live worker."""

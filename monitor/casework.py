@@ -1,0 +1,168 @@
+"""The playbook on the Faust app: cases from the incidents topic, the timer that takes due
+steps, one dispatcher per sink, and the incident API.
+
+incidents topic ─► respond ─┐
+timer (reminders, pages) ───┼─► cases table ─► deliveries table (the outbox) ─► dispatchers
+API actions ────────────────┘                                                   └─► sinks
+
+The agent, the timer and the API change cases one at a time (a lock), and each change is
+applied deliveries first, then the case that records the step (`RespondWrites`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import faust
+import httpx
+from faust.types import StreamT, TableT, TopicT
+
+from alerts.delivery import PENDING, Delivery, Dispatcher
+from alerts.playbook import load_playbook
+from alerts.routing import Silence
+from alerts.sinks import build_sinks
+from monitor.api import register_api
+from monitor.metrics import StreamStats
+from monitor.pipeline import brand_partition
+from monitor.respond import CASE_EVENT, RespondStage, RespondWrites
+from monitor.response import CLOSED
+from monitor.settings import Settings
+from monitor.tables import any_brand, case_brand, delivery_brand, publish, write_table
+
+
+@dataclass
+class Casework:
+    """What the rest of the app needs of the playbook: the cases, and which partitions
+    this worker owns (set after each rebalance, once the tables are recovered)."""
+
+    cases: TableT[str, Any]
+    owned: set[int] = field(default_factory=set)
+    dispatchers: dict[str, Dispatcher] = field(default_factory=dict)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def take_over(self, partitions: set[int]) -> None:
+        self.owned.clear()
+        self.owned.update(partitions)
+        self.ready.set()
+        for dispatcher in self.dispatchers.values():
+            dispatcher.wake.set()
+
+    def give_up(self) -> None:
+        self.ready.clear()
+        self.owned.clear()
+
+    def open_cases(self, partitions: int) -> list[Mapping[str, Any]]:
+        return [
+            case
+            for case in list(self.cases.data.values())
+            if case["state"] not in CLOSED
+            and brand_partition(case["brand"], partitions) in self.owned
+        ]
+
+
+def add_casework(
+    app: faust.App,
+    settings: Settings,
+    incidents: TopicT,
+    stats: StreamStats,
+    clock: Callable[[], datetime],
+    env: Mapping[str, str],
+) -> Casework:
+    partitions = settings.stream.partitions
+    alert_dead_letters = app.topic(
+        settings.stream.topics.alert_dead_letter, key_serializer="raw", value_serializer="raw"
+    )
+    work = Casework(app.Table("cases", key_type=str))
+    deliveries = app.Table("deliveries", key_type=str)
+    silences = app.GlobalTable("silences", key_type=str)
+    sinks = build_sinks(settings.alerts.sinks, env)
+    responder = RespondStage(
+        settings,
+        load_playbook(settings.alerts.playbook),
+        work.cases.data,
+        deliveries.data,
+        silences.data,
+        clock,
+    )
+    lock = asyncio.Lock()
+
+    def owns(brand: str) -> bool:
+        return brand_partition(brand, partitions) in work.owned
+
+    async def respond(change: Callable[[], RespondWrites]) -> RespondWrites:
+        async with lock:
+            writes = change()
+            await write_table(deliveries, writes.deliveries, partitions, delivery_brand, True, True)
+            await write_table(work.cases, writes.cases, partitions, case_brand, True, True)
+            stats.deadlines.update(writes.deadlines)
+            for event in writes.events:
+                stats.case_events[event["step"]] += 1
+                await publish(incidents, event["case"]["brand"], event, partitions)
+        for dispatcher in work.dispatchers.values():
+            dispatcher.wake.set()
+        return writes
+
+    @app.agent(incidents)
+    async def respond_to(events_stream: StreamT[bytes]) -> None:
+        """Waits for the tables after each rebalance: a case must be known before an event
+        about it is handled, or a replayed "opened" would open it (and page) again."""
+        async for event in events_stream.events():
+            await work.ready.wait()
+            document = json.loads(event.value)
+            if document.get("event") != CASE_EVENT:
+                await respond(lambda: responder.detected(document))  # noqa: B023  # awaited here
+
+    @app.timer(settings.alerts.tick_seconds)  # type: ignore[untyped-decorator]
+    async def take_due_steps() -> None:
+        if work.owned:
+            await respond(lambda: responder.tick(owns))
+
+    def pending() -> list[Delivery]:
+        return [
+            Delivery.from_dict(document)
+            for document in list(deliveries.data.values())
+            if document["state"] == PENDING and owns(document["notice"]["case"]["brand"])
+        ]
+
+    async def store(delivery: Delivery) -> None:
+        """Waits for the broker: a delivery marked sent must not be sent again after a
+        restart (the idempotency key covers the moment in between)."""
+        await write_table(deliveries, {delivery.key: delivery.as_dict()}, partitions,
+                          delivery_brand, wait=True, tail=True)  # fmt: skip
+
+    async def dead_letter(delivery: Delivery) -> None:
+        await alert_dead_letters.send(
+            key=delivery.key.encode(),
+            value=json.dumps(delivery.as_dict(), ensure_ascii=False).encode(),
+            headers={"reason": b"sink_failed", "error": delivery.error.encode()},
+            force=True,
+        )
+
+    def count(sink: str, result: str) -> None:
+        stats.alerts[(sink, result)] += 1
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def dispatch() -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            for name, sink in sinks.items():
+                work.dispatchers[name] = Dispatcher(
+                    sink, settings.alerts, pending, store, dead_letter, client, clock, count
+                )
+            await asyncio.gather(*(d.run() for d in work.dispatchers.values()))
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's Signal typing
+    async def stop_responding(sender: faust.App, *_: Any, **__: Any) -> None:
+        work.give_up()
+
+    async def save_silence(silence: Silence) -> None:
+        await write_table(silences, {silence.id: silence.as_dict()}, partitions, any_brand, True,
+                          True)  # fmt: skip
+
+    token = env.get(settings.alerts.token_env, "")
+    register_api(app, responder, respond, save_silence, token, clock)
+    return work
