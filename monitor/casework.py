@@ -41,6 +41,7 @@ class Casework:
     this worker owns (set after each rebalance, once the tables are recovered)."""
 
     cases: TableT[str, Any]
+    deliveries: TableT[str, Any]
     owned: set[int] = field(default_factory=set)
     dispatchers: dict[str, Dispatcher] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -77,8 +78,8 @@ def add_casework(
     alert_dead_letters = app.topic(
         settings.stream.topics.alert_dead_letter, key_serializer="raw", value_serializer="raw"
     )
-    work = Casework(app.Table("cases", key_type=str))
     deliveries = app.Table("deliveries", key_type=str)
+    work = Casework(app.Table("cases", key_type=str), deliveries)
     silences = app.GlobalTable("silences", key_type=str)
     sinks = build_sinks(settings.alerts.sinks, env)
     responder = RespondStage(
@@ -97,8 +98,8 @@ def add_casework(
     async def respond(change: Callable[[], RespondWrites]) -> RespondWrites:
         async with lock:
             writes = change()
-            await write_table(deliveries, writes.deliveries, partitions, delivery_brand, True, True)
-            await write_table(work.cases, writes.cases, partitions, case_brand, True, True)
+            await write_table(deliveries, writes.deliveries, partitions, delivery_brand, True)
+            await write_table(work.cases, writes.cases, partitions, case_brand, True)
             stats.deadlines.update(writes.deadlines)
             for event in writes.events:
                 stats.case_events[event["step"]] += 1
@@ -133,7 +134,7 @@ def add_casework(
         """Waits for the broker: a delivery marked sent must not be sent again after a
         restart (the idempotency key covers the moment in between)."""
         await write_table(deliveries, {delivery.key: delivery.as_dict()}, partitions,
-                          delivery_brand, wait=True, tail=True)  # fmt: skip
+                          delivery_brand, wait=True)  # fmt: skip
 
     async def dead_letter(delivery: Delivery) -> None:
         await alert_dead_letters.send(
@@ -160,8 +161,7 @@ def add_casework(
         work.give_up()
 
     async def save_silence(silence: Silence) -> None:
-        await write_table(silences, {silence.id: silence.as_dict()}, partitions, any_brand, True,
-                          True)  # fmt: skip
+        await write_table(silences, {silence.id: silence.as_dict()}, partitions, any_brand, True)
 
     token = env.get(settings.alerts.token_env, "")
     register_api(app, responder, respond, save_silence, token, clock)

@@ -44,10 +44,11 @@ from monitor.casework import add_casework
 from monitor.compliance import default_checker
 from monitor.counting import Counts, Mention
 from monitor.enrich import Enricher
+from monitor.ingest import bootstrap_servers
 from monitor.metrics import Metrics, StreamStats
 from monitor.pipeline import CountStage, Writes, brand_of_key, brand_partition, enrich_batch
 from monitor.settings import Settings
-from monitor.tables import publish, write_table
+from monitor.tables import publish, recover_tail, write_table
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,9 @@ def build_app(
         the timer and the dispatchers work on the owned brands' cases."""
         topic = scored.get_topic_name()
         mine = {tp.partition for tp in sender.assignor.assigned_actives() if tp.topic == topic}
+        tables = [mentions, hourly, incidents, casework.cases, casework.deliveries]
+        applied = await recover_tail(bootstrap_servers(broker), tables, mine)
+        log.info("recovery completed with %d newest changelog records", applied)
         counts.clear()
         for key, value in list(mentions.data.items()):
             if brand_partition(brand_of_key(key), partitions) in mine:

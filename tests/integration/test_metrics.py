@@ -26,7 +26,7 @@ from monitor.dashboards import OUT as DASHBOARDS
 from monitor.dashboards import queries
 
 from .conftest import MakePipeline, Worker, wait_for
-from .test_playbook import ENV, call
+from .test_playbook import ENV, call, volume_case
 from .test_stream import comment
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -101,18 +101,13 @@ def monitored(make_pipeline: MakePipeline, tmp_path: Path) -> Iterator[tuple[Wor
         ]  # fmt: skip
         pipeline.produce([*produced, *(b"{broken" for _ in range(5))])
         wait_for(lambda: worker.get("/health").get("counted") == len(produced), "counting")
-        case = wait_for(lambda: _volume_case(worker), "the negative-volume case")
+        case = wait_for(lambda: volume_case(worker), "the negative-volume case")
         path = f"/incidents/{urllib.parse.quote(case['id'], safe='')}/ack"
         assert call(worker, "POST", path, {"who": "张伟"})[0] == 200
         assert call(worker, "POST", "/compliance", {"text": "全网第一的咖啡"}, token=None)[0] == 200
         wait_for(lambda: worker.get("/health")["alerts"].get("hook/failed"), "a failed alert")
         time.sleep(4)  # a few scrapes and rule evaluations after the last change
         yield worker, prometheus
-
-
-def _volume_case(worker: Worker) -> dict[str, Any] | None:
-    found = call(worker, "GET", "/incidents?cause=negative_volume")[1]["incidents"]
-    return next((i for i in found if i["cause"] == "negative_volume"), None)
 
 
 def substituted(expr: str) -> str:

@@ -70,6 +70,11 @@ def call(
         return error.code, json.load(error)
 
 
+def volume_case(worker: Worker) -> dict[str, Any] | None:
+    listed = call(worker, "GET", "/incidents")[1]["incidents"]
+    return next((i for i in listed if i["cause"] == "negative_volume"), None)
+
+
 def all_sent(worker: Worker) -> bool:
     """Every delivery of every case on the worker is marked sent (nothing in flight)."""
     cases = call(worker, "GET", "/incidents")[1]["incidents"]
@@ -99,9 +104,8 @@ def test_an_incident_pages_the_webhook_and_is_acknowledged_through_the_api(
     assert "首次回应" in body and on_duty is not None and on_duty.name in body
     assert "guanchao incidents ack" in body
 
-    status, listed = call(worker, "GET", "/incidents?state=open")
-    assert status == 200
-    incident = next(i for i in listed["incidents"] if i["cause"] == "negative_volume")
+    assert call(worker, "GET", "/incidents?state=open")[0] == 200
+    incident = wait_for(lambda: volume_case(worker), "the negative-volume incident", 30)
     path = f"/incidents/{quote(incident['id'], safe='')}"
 
     assert call(worker, "POST", path + "/ack", {"who": "张伟"}, token=None)[0] == 401
