@@ -1,6 +1,6 @@
 """Stream throughput and alert latency of one worker on the embedded broker.
 
-    .venv/bin/python -m bench.stream [--comments 20000] [--latency-seconds 40]
+    .venv/bin/python -m bench.stream [--comments 20000] [--latency-seconds 40] [--rate 1000]
 
 1. Sustained comments/s, end to end: N comments produced as fast as kafka-python can,
    timed from the first send until the worker has counted all of them; with 1 and with 4
@@ -157,9 +157,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--comments", type=int, default=20_000)
     parser.add_argument("--latency-seconds", type=int, default=40)
+    parser.add_argument("--rate", type=int, default=1000, help="comments/s in the latency run")
+    parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir, embedded_broker() as broker:
-        for partitions in (1, 4):
+        for partitions in () if args.skip_throughput else (1, 4):
             deployment = Deployment(broker, partitions, Path(workdir))
             try:
                 print(f"{partitions} partition(s): {args.comments} comments")
@@ -170,10 +172,10 @@ def main() -> None:
         with receiver() as hook:
             deployment = Deployment(broker, 4, Path(workdir), hook.url)
             try:
-                detected, paged = latency(deployment, hook, args.latency_seconds)
+                detected, paged = latency(deployment, hook, args.latency_seconds, args.rate)
             finally:
                 deployment.stop()
-    print(f"at 1,000 comments/s, 4 partitions, {args.latency_seconds} threshold crossings:")
+    print(f"at {args.rate:,} comments/s, 4 partitions, {args.latency_seconds} threshold crossings:")
     for what, samples in (("detection (opened event)", detected), ("page (at the webhook)", paged)):
         print(f"    {what}: {len(samples)} samples, p50 {statistics.median(samples):.3f}s, "
               f"p99 {percentile(samples, 0.99):.3f}s, max {max(samples):.3f}s")  # fmt: skip
