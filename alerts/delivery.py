@@ -24,6 +24,7 @@ import httpx
 
 from alerts.messages import Message, digest, render
 from alerts.sinks import DeliveryError, Limits, Sink
+from monitor.documents import from_document, to_document
 from monitor.response import Notice
 from monitor.settings import AlertSettings
 
@@ -55,33 +56,11 @@ class Delivery:
         return self.state == PENDING and (self.next_at is None or self.next_at <= now)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "notice": self.notice.as_dict(),
-            "sink": self.sink,
-            "created": self.created.isoformat(),
-            "state": self.state,
-            "attempts": self.attempts,
-            "next_at": self.next_at.isoformat() if self.next_at else None,
-            "error": self.error,
-            "dead_lettered": self.dead_lettered,
-            "done_at": self.done_at.isoformat() if self.done_at else None,
-            "muted_by": self.muted_by,
-        }
+        return to_document(self)
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Delivery:
-        return cls(
-            notice=Notice.from_dict(document["notice"]),
-            sink=document["sink"],
-            created=datetime.fromisoformat(document["created"]),
-            state=document["state"],
-            attempts=document["attempts"],
-            next_at=_time(document["next_at"]),
-            error=document["error"],
-            dead_lettered=document["dead_lettered"],
-            done_at=_time(document["done_at"]),
-            muted_by=document["muted_by"],
-        )
+        return from_document(cls, document)
 
 
 class RateLimit:
@@ -225,7 +204,3 @@ class Dispatcher:
 
     def _language(self) -> str:
         return self.sink.settings.language or self.settings.language
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None

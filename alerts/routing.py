@@ -9,10 +9,11 @@ Pure: the notice, the brand's other cases, the silences and the time in; a decis
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from monitor.documents import from_document, to_document
 from monitor.response import Case, Notice
 from monitor.rules import KEYWORD_CAUSE
 from monitor.settings import SinkSettings
@@ -38,17 +39,11 @@ class Silence:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        document = asdict(self)
-        document["starts_at"] = self.starts_at.isoformat()
-        document["ends_at"] = self.ends_at.isoformat()
-        return document
+        return to_document(self)
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Silence:
-        fields = {name: document[name] for name in cls.__dataclass_fields__}
-        fields["starts_at"] = datetime.fromisoformat(fields["starts_at"])
-        fields["ends_at"] = datetime.fromisoformat(fields["ends_at"])
-        return cls(**fields)
+        return from_document(cls, document)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ Nothing here reads a clock: `now` is passed in.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from alerts.playbook import DEADLINES, Person, Playbook
+from monitor.documents import from_document, to_document
 from monitor.settings import is_drill
 
 OPEN = "open"
@@ -59,16 +60,11 @@ class Notice:
     tier: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        document = asdict(self)
-        document["at"] = self.at.isoformat()
-        return document
+        return to_document(self)
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Notice:
-        fields = {name: document[name] for name in cls.__dataclass_fields__}
-        fields["at"] = datetime.fromisoformat(fields["at"])
-        fields["people"] = tuple(fields["people"])
-        return cls(**fields)
+        return from_document(cls, document)
 
 
 @dataclass(frozen=True)
@@ -111,18 +107,11 @@ class Case:
         return self.rules.rotation.on_duty(at)
 
     def as_dict(self) -> dict[str, Any]:
-        document = asdict(self)
-        document["detected_at"] = self.detected_at.isoformat()
-        return document
+        return to_document(self)
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Case:
-        fields = {name: document[name] for name in cls.__dataclass_fields__}
-        fields["detected_at"] = datetime.fromisoformat(fields["detected_at"])
-        for name in ("reasons", "done", "timeline"):
-            fields[name] = tuple(fields[name])
-        fields["series"] = tuple((str(at), int(n)) for at, n in fields["series"])
-        return cls(**fields)
+        return from_document(cls, document)
 
     def summary(self, now: datetime) -> dict[str, Any]:
         """What a message needs to say about the case, frozen at `now`."""
