@@ -18,13 +18,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 
 from alerts.messages import Message, digest, render
 from alerts.sinks import DeliveryError, Limits, Sink
-from monitor.documents import from_document, to_document
+from monitor.documents import Document
 from monitor.response import Notice
 from monitor.settings import AlertSettings
 
@@ -36,7 +35,7 @@ MUTED = "muted"
 
 
 @dataclass(frozen=True)
-class Delivery:
+class Delivery(Document):
     notice: Notice
     sink: str
     created: datetime
@@ -54,13 +53,6 @@ class Delivery:
 
     def due(self, now: datetime) -> bool:
         return self.state == PENDING and (self.next_at is None or self.next_at <= now)
-
-    def as_dict(self) -> dict[str, Any]:
-        return to_document(self)
-
-    @classmethod
-    def from_dict(cls, document: dict[str, Any]) -> Delivery:
-        return from_document(cls, document)
 
 
 class RateLimit:

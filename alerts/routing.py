@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.documents import from_document, to_document
+from monitor.documents import Document
 from monitor.response import Case, Notice
 from monitor.rules import KEYWORD_CAUSE
 from monitor.settings import SinkSettings
@@ -22,7 +22,7 @@ ANY = "*"
 
 
 @dataclass(frozen=True)
-class Silence:
+class Silence(Document):
     id: str
     brand: str
     level: str
@@ -37,13 +37,6 @@ class Silence:
             and self.brand in (ANY, case["brand"])
             and self.level in (ANY, case["level"])
         )
-
-    def as_dict(self) -> dict[str, Any]:
-        return to_document(self)
-
-    @classmethod
-    def from_dict(cls, document: dict[str, Any]) -> Silence:
-        return from_document(cls, document)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ against the field types, so each record type does not carry its own hand-written
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -32,3 +32,14 @@ def to_document(value: Any) -> dict[str, Any]:
 def from_document(kind: type[T], document: Mapping[str, Any]) -> T:
     value: T = _adapter(kind).validate_python(document)
     return value
+
+
+class Document:
+    """A base for frozen dataclasses that live in tables and on topics."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return to_document(self)
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Self:
+        return from_document(cls, document)

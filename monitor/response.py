@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from alerts.playbook import DEADLINES, Person, Playbook
-from monitor.documents import from_document, to_document
+from monitor.documents import Document
 from monitor.settings import is_drill
 
 OPEN = "open"
@@ -48,7 +48,7 @@ class ActionError(ValueError):
 
 
 @dataclass(frozen=True)
-class Notice:
+class Notice(Document):
     """Something to tell people. `key` is its idempotency key: incident + step."""
 
     key: str
@@ -59,16 +59,9 @@ class Notice:
     deadline: str | None = None
     tier: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
-        return to_document(self)
-
-    @classmethod
-    def from_dict(cls, document: dict[str, Any]) -> Notice:
-        return from_document(cls, document)
-
 
 @dataclass(frozen=True)
-class Case:
+class Case(Document):
     id: str
     brand: str
     cause: str
@@ -105,13 +98,6 @@ class Case:
 
     def on_duty(self, at: datetime) -> Person | None:
         return self.rules.rotation.on_duty(at)
-
-    def as_dict(self) -> dict[str, Any]:
-        return to_document(self)
-
-    @classmethod
-    def from_dict(cls, document: dict[str, Any]) -> Case:
-        return from_document(cls, document)
 
     def summary(self, now: datetime) -> dict[str, Any]:
         """What a message needs to say about the case, frozen at `now`."""
