@@ -482,7 +482,9 @@ def _run_worker(settings: Settings, broker: str, web_port: int | None, loglevel:
             raise InputError(f"cannot reach the broker at {broker}: {error}") from None
     with tempfile.TemporaryDirectory(prefix="guanchao-") as datadir:
         stream_app = build_app(settings, broker, Path(datadir), web_port)
-        faust.Worker(stream_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        # stdout stays stdout: the console sink's pages are not log warnings
+        worker = faust.Worker(stream_app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+        worker.execute_from_commandline()
 
 
 @app.command()
