@@ -143,7 +143,11 @@ class Dispatcher:
 
     async def run(self) -> None:
         while True:
-            pause = await self.turn()
+            try:
+                pause = await self.turn()
+            except Exception:  # a bug must not silence every later alert of this sink
+                log.exception("dispatcher for %s failed; trying again", self.sink.name)
+                pause = self.settings.max_backoff_seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=pause)
             self.wake.clear()
@@ -173,7 +177,10 @@ class Dispatcher:
         message = messages[0] if len(messages) == 1 else digest(messages, self._language())
         try:
             await self.sink.send(message, now, self.client)
-        except DeliveryError as error:
+        except Exception as error:  # DeliveryError, or a sink's bug: either way, retry
+            if not isinstance(error, DeliveryError):
+                log.exception("sink %s failed unexpectedly", self.sink.name)
+                error = DeliveryError(f"{self.sink.name}: {type(error).__name__}: {error}")
             log.warning("alert not delivered: %s", error)
             self.on_result(self.sink.name, "failed")
             for delivery in batch:

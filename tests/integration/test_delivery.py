@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from alerts.delivery import PENDING, SENT, Delivery, Dispatcher, RateLimit, plan
-from alerts.sinks import Limits, build_sinks
+from alerts.messages import Message
+from alerts.sinks import ConsoleSink, Limits, build_sinks
 from monitor.response import Notice, open_case
 from monitor.settings import AlertSettings, SinkSettings
 from tests.receivers import Receiver, receiver
@@ -89,3 +90,25 @@ def test_the_rate_limit_counts_a_sliding_minute_and_second() -> None:
         limit.record(1000 + n * 0.1)
     assert limit.room(1000.45) == 0 and 0 < limit.wait(1000.45) <= 1
     assert limit.room(1001.5) == 5
+
+
+def test_a_sink_that_breaks_unexpectedly_is_retried_like_one_that_refuses() -> None:
+    class Broken(ConsoleSink):
+        async def send(self, message: Message, now: datetime, client: httpx.AsyncClient) -> None:
+            raise RuntimeError("template bug")
+
+    stored = {d.key: d for d in (Delivery(n, "broken", START) for n in notices(1))}
+
+    async def store(delivery: Delivery) -> None:
+        stored[delivery.key] = delivery
+
+    async def go() -> None:
+        async with httpx.AsyncClient() as client:
+            sink = Broken(SinkSettings(name="broken", kind="console"), {})
+            await Dispatcher(sink, SETTINGS, lambda: list(stored.values()), store, store,
+                             client, lambda: START).turn()  # fmt: skip
+
+    asyncio.run(go())
+    (delivery,) = stored.values()
+    assert delivery.state == PENDING and delivery.attempts == 1
+    assert "RuntimeError: template bug" in delivery.error
