@@ -43,10 +43,10 @@ from monitor.ingest import (
 from monitor.inputs import STDIN, Format, InputError, Row, open_source, read_rows
 from monitor.records import REQUIRED_FIELDS
 from monitor.report import render_report
-from monitor.sentiment import BayesModel, Label, ModelError, Scorer, save_model
-from monitor.settings import ConfigError, Settings, load_settings
-from monitor.terminal import err, fail, out
-from monitor.training import Example, Metrics, TrainingError, train
+from monitor.sentiment import BayesModel, Label, Scorer, save_model
+from monitor.settings import Settings, load_settings
+from monitor.terminal import ConfigOption, err, fail, out, user_errors
+from monitor.training import Example, Metrics, train
 
 SAMPLE_EXPORT = Path(__file__).parent / "samples" / "comments.jsonl"
 MAX_COPY_BYTES = 1_000_000
@@ -58,16 +58,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        envvar="GUANCHAO_CONFIG",
-        help="YAML config file (default: the packaged one).",
-        dir_okay=False,
-    ),
-]
 FormatOption = Annotated[str, typer.Option("--input-format", help="auto, lines, csv or jsonl.")]
 EncodingOption = Annotated[
     str, typer.Option("--encoding", help="Text encoding of the input, e.g. gbk for Excel.")
@@ -76,15 +66,6 @@ EncodingOption = Annotated[
 
 def main() -> None:
     app()
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Errors a user can fix become one line and exit code 2."""
-    try:
-        yield
-    except (InputError, ConfigError, ModelError, TrainingError) as error:
-        fail(str(error))
 
 
 def _format(value: str) -> Format:

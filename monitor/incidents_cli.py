@@ -22,8 +22,8 @@ from rich.table import Table
 from monitor.drill import burst, drill_timings
 from monitor.ingest import produce_comments
 from monitor.review import review_html, review_markdown
-from monitor.settings import ConfigError, Settings, drill_name, load_settings
-from monitor.terminal import err, fail, out
+from monitor.settings import drill_name, load_settings
+from monitor.terminal import ConfigOption, err, fail, out, user_errors
 
 incidents_app = typer.Typer(help="List, inspect and act on incidents; write reviews.")
 silences_app = typer.Typer(help="Mute alerts by brand and level for a while.")
@@ -230,7 +230,7 @@ def drill(
         int, typer.Option(help="Complaints in the burst (default: threshold + 5).")
     ] = 0,
     broker: Annotated[str | None, typer.Option(envvar="GUANCHAO_BROKER", help="Kafka URL.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", envvar="GUANCHAO_CONFIG")] = None,
+    config: ConfigOption = None,
     api: ApiOption = DEFAULT_API,
     token: TokenOption = "",
     wait: Annotated[int, typer.Option(help="Seconds to wait for detection and the page.")] = 120,
@@ -242,10 +242,11 @@ def drill(
     if not brand or not broker:
         fail("--brand and --broker (or GUANCHAO_BROKER) are required")
     client = Api(api, token)
-    settings = load_settings_or_fail(config)
-    size = count or settings.threshold_for(brand) + 5
-    started = datetime.now(UTC)
-    produce_comments(broker, settings, burst(brand, size, uuid.uuid4().hex[:8], started))
+    with user_errors():
+        settings = load_settings(config)
+        size = count or settings.threshold_for(brand) + 5
+        started = datetime.now(UTC)
+        produce_comments(broker, settings, burst(brand, size, uuid.uuid4().hex[:8], started))
     err.print(f"drill: {size} complaints about {brand} sent at {started:%H:%M:%S}")
     case = _wait_for(lambda: _drill_case(client, brand, started), wait, "the drill incident")
     detected = datetime.fromisoformat(case["detected_at"])
@@ -292,10 +293,3 @@ def _wait_for(probe: Callable[[], Any], seconds: int, what: str) -> Any:
 
 def _seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
-
-
-def load_settings_or_fail(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as error:
-        fail(str(error))

@@ -1,18 +1,47 @@
-"""The terminal both CLI modules write to: results on stdout, errors and progress on stderr."""
+"""What both CLI modules share: the terminal (results on stdout, errors and progress on
+stderr), the config option, and how a user's mistake ends."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from monitor.inputs import InputError
+from monitor.sentiment import ModelError
+from monitor.settings import ConfigError
+from monitor.training import TrainingError
+
 err = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="GUANCHAO_CONFIG",
+        help="YAML config file (default: the packaged one).",
+        dir_okay=False,
+    ),
+]
 
 
 def fail(message: str) -> NoReturn:
     """A mistake the user can fix: one line on stderr, exit code 2, never a traceback."""
     err.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(2)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Errors a user can fix become one line and exit code 2."""
+    try:
+        yield
+    except (InputError, ConfigError, ModelError, TrainingError) as error:
+        fail(str(error))
