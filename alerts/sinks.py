@@ -186,7 +186,10 @@ class AlertmanagerSink(JsonSink):
     kind = "alertmanager"
 
     def request(self, message: Message, now: datetime) -> tuple[str, bytes, dict[str, str]]:
-        raise NotImplementedError("Alertmanager takes the notice, see `alert`")
+        return self.url.rstrip("/") + "/api/v2/alerts", _json([self.alert(message, now)]), {}
+
+    def accepted(self, response: httpx.Response) -> bool:
+        return True
 
     def alert(self, message: Message, now: datetime) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -206,15 +209,6 @@ class AlertmanagerSink(JsonSink):
         ends = now if message.closes else now + OPEN_ALERT_LIFETIME
         document["endsAt"] = ends.isoformat()
         return document
-
-    async def send(self, message: Message, now: datetime, client: httpx.AsyncClient) -> None:
-        url = self.url.rstrip("/") + "/api/v2/alerts"
-        try:
-            response = await client.post(url, json=[self.alert(message, now)])
-        except httpx.HTTPError as error:
-            raise DeliveryError(f"{self.name}: {type(error).__name__}: {error}") from None
-        if not response.is_success:
-            raise DeliveryError(f"{self.name}: HTTP {response.status_code}: {response.text[:200]}")
 
 
 class EmailSink(Sink):
@@ -307,7 +301,7 @@ def _secret(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _json(document: dict[str, Any]) -> bytes:
+def _json(document: Any) -> bytes:
     return json.dumps(document, ensure_ascii=False).encode()
 
 
