@@ -114,7 +114,8 @@ Store = Callable[[Delivery], Awaitable[None]]
 class Dispatcher:
     """Sends one sink's due deliveries, woken when new ones arrive or a retry falls due.
 
-    `pending()` reads the stored deliveries this worker owns; `store` writes one back
+    `pending(sink)` reads the stored deliveries still pending for this sink, of the brands
+    this worker owns; `store` writes one back
     (sent, or failed with its next attempt); `dead_letter` publishes a delivery that
     exhausted its attempts. The clock is passed in.
     """
@@ -123,7 +124,7 @@ class Dispatcher:
         self,
         sink: Sink,
         settings: AlertSettings,
-        pending: Callable[[], Iterable[Delivery]],
+        pending: Callable[[str], Iterable[Delivery]],
         store: Store,
         dead_letter: Store,
         client: httpx.AsyncClient,
@@ -155,8 +156,8 @@ class Dispatcher:
     async def turn(self) -> float:
         """Send what is due now; return how long to sleep before the next turn."""
         now = self.clock()
-        mine = [d for d in self.pending() if d.sink == self.sink.name and d.state == PENDING]
-        due = sorted((d for d in mine if d.due(now)), key=lambda d: (d.created, d.notice.key))
+        waiting = self.pending(self.sink.name)
+        due = sorted((d for d in waiting if d.due(now)), key=lambda d: (d.created, d.notice.key))
         moment = now.timestamp()
         for batch in plan(due, self.limit.room(moment)):
             self.limit.record(moment)
@@ -164,7 +165,7 @@ class Dispatcher:
         return self._pause(now)
 
     def _pause(self, now: datetime) -> float:
-        waiting = [d for d in self.pending() if d.sink == self.sink.name and d.state == PENDING]
+        waiting = list(self.pending(self.sink.name))  # after this turn's sends
         if not waiting:
             return self.settings.max_backoff_seconds
         if any(d.due(now) for d in waiting):

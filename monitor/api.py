@@ -19,6 +19,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,10 +71,7 @@ def register_api(
     @app.page("/incidents/{case_id}")
     class OneIncident(Guarded):
         async def get(self, request: Request, case_id: str) -> Response:
-            stored = responder.cases.get(case_id)
-            if stored is None:
-                raise ActionError(404, f"no incident {case_id} on this worker")
-            case = Case.from_dict(stored)
+            case = responder.case(case_id)
             sent = [
                 d for d in responder.deliveries.values() if d["notice"]["case"]["id"] == case_id
             ]
@@ -115,7 +113,7 @@ def register_api(
             if stored is None:
                 raise ActionError(404, f"no silence {silence_id}")
             silence = Silence.from_dict(stored)
-            ended = Silence(**{**silence.__dict__, "ends_at": min(silence.ends_at, clock())})
+            ended = replace(silence, ends_at=min(silence.ends_at, clock()))
             await save_silence(ended)
             return self.json(ended.as_dict())
 

@@ -123,11 +123,14 @@ def add_casework(
         if work.owned:
             await respond(lambda: responder.tick(owns))
 
-    def pending() -> list[Delivery]:
+    def pending(sink: str) -> list[Delivery]:
+        """Filtered before parsing: every dispatcher asks on each turn."""
         return [
             Delivery.from_dict(document)
             for document in list(deliveries.data.values())
-            if document["state"] == PENDING and owns(document["notice"]["case"]["brand"])
+            if document["sink"] == sink
+            and document["state"] == PENDING
+            and owns(document["notice"]["case"]["brand"])
         ]
 
     async def store(delivery: Delivery) -> None:

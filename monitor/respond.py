@@ -67,12 +67,16 @@ class RespondStage:
             self._changed(case, notices, writes, now)
         return writes
 
-    def act(self, case_id: str, action: str, who: str, note: str) -> RespondWrites:
+    def case(self, case_id: str) -> Case:
+        """The case, or a 404 ActionError: another worker may own it."""
         stored = self.cases.get(case_id)
         if stored is None:
             raise ActionError(404, f"no incident {case_id} on this worker")
+        return Case.from_dict(stored)
+
+    def act(self, case_id: str, action: str, who: str, note: str) -> RespondWrites:
+        before = self.case(case_id)
         now = self.clock()
-        before = Case.from_dict(stored)
         case, notice = act(before, action, who, note, now)
         writes = RespondWrites()
         for deadline in case.met.keys() - before.met.keys():

@@ -17,6 +17,7 @@ from faust.types import TableT, TopicT
 from monitor.pipeline import brand_of_key, brand_partition
 
 BrandOf = Callable[[str, Any], str]
+TAIL_SECONDS = 5.0  # the longest `recover_tail` reads, once per rebalance
 
 
 def brand_in_key(key: str, value: Any) -> str:
@@ -113,9 +114,6 @@ async def recover_tail(
     finally:
         await consumer.stop()
     return applied
-
-
-TAIL_SECONDS = 5.0
 
 
 async def _read_to_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:

@@ -47,13 +47,16 @@ class Harness:
 
         async with httpx.AsyncClient(timeout=5) as client:
             dispatcher = Dispatcher(
-                sink, SETTINGS, lambda: list(self.stored.values()), store, dead_letter,
+                sink, SETTINGS, self.pending, store, dead_letter,
                 client, lambda: self.now, lambda _, result: self.results.append(result),
             )  # fmt: skip
             end = self.now + timedelta(seconds=seconds)
             while self.now < end:
                 await dispatcher.turn()
                 self.now += timedelta(seconds=step)
+
+    def pending(self, sink: str) -> list[Delivery]:
+        return [d for d in self.stored.values() if d.sink == sink and d.state == PENDING]
 
     def states(self) -> set[str]:
         return {delivery.state for delivery in self.stored.values()}
@@ -105,7 +108,7 @@ def test_a_sink_that_breaks_unexpectedly_is_retried_like_one_that_refuses() -> N
     async def go() -> None:
         async with httpx.AsyncClient() as client:
             sink = Broken(SinkSettings(name="broken", kind="console"), {})
-            await Dispatcher(sink, SETTINGS, lambda: list(stored.values()), store, store,
+            await Dispatcher(sink, SETTINGS, lambda _: list(stored.values()), store, store,
                              client, lambda: START).turn()  # fmt: skip
 
     asyncio.run(go())
