@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from monitor.settings import LevelName, load_yaml_model
+from monitor.settings import LevelName, ZoneName, load_yaml_model
 
 DEFAULT_PLAYBOOK = Path(__file__).with_name("playbook.yaml")
 DEADLINES = ("response", "statement", "solution")
@@ -89,18 +89,9 @@ class Shift(_Frozen):
 
 
 class Rotation(_Frozen):
-    timezone: str = "Asia/Shanghai"
+    timezone: ZoneName = "Asia/Shanghai"
     holidays: tuple[date, ...] = ()
     shifts: tuple[Shift, ...] = Field(min_length=1)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
 
     def on_duty(self, at: datetime) -> Person | None:
         """The person whose shift covers `at`; the first listed wins an overlap."""

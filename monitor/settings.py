@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from monitor.segment import Backend
 
@@ -24,6 +31,18 @@ M = TypeVar("M", bound=BaseModel)
 
 class ConfigError(ValueError):
     """A configuration file that cannot be used; the message names the file and line."""
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value
+
+
+# An IANA time zone name, checked when the file is read.
+ZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 
 class _Frozen(BaseModel):
@@ -192,7 +211,9 @@ class AlertSettings(_Frozen):
 
 
 class Settings(_Frozen):
-    timezone: str = Field("Asia/Shanghai", description="Zone for hourly buckets and naive times.")
+    timezone: ZoneName = Field(
+        "Asia/Shanghai", description="Zone for hourly buckets and naive times."
+    )
     negatives_per_hour: int = Field(
         10, ge=0, description="Default: more than this many negatives in a rolling hour alerts."
     )
@@ -203,15 +224,6 @@ class Settings(_Frozen):
     rules: RuleSettings = RuleSettings()
     stream: StreamSettings = StreamSettings()
     alerts: AlertSettings = AlertSettings()
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
 
     @model_validator(mode="after")
     def _unique_brands(self) -> Settings:
