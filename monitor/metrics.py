@@ -82,6 +82,9 @@ class Metrics:
     ) -> None:
         self.settings = settings
         self.stats = stats
+        self.counts = counts
+        self.open_cases = open_cases
+        self.lag = lag
         self.brands = tuple(brand.name for brand in settings.brands)
         self.set_members = [
             (brand.name, member)
@@ -95,7 +98,7 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_StateCollector(self, counts, open_cases, lag))
+        self.registry.register(_StateCollector(self))
 
     def mention(self, brand: str, platform: str, label: str, crisis_hits: int) -> None:
         """A counted mention; drills are not the brand's numbers."""
@@ -110,17 +113,8 @@ class Metrics:
 
 
 class _StateCollector(Collector):
-    def __init__(
-        self,
-        metrics: Metrics,
-        counts: Counts,
-        open_cases: Callable[[], Iterable[Mapping[str, Any]]],
-        lag: Callable[[], Mapping[str, int]],
-    ) -> None:
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
-        self.counts = counts
-        self.open_cases = open_cases
-        self.lag = lag
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         stats = self.metrics.stats
@@ -151,7 +145,7 @@ class _StateCollector(Collector):
         yield from self._cases()
         lag = GaugeMetricFamily("guanchao_consumer_lag", "Records not yet read, per topic.",
                                 labels=["topic"])  # fmt: skip
-        for topic, behind in sorted(self.lag().items()):
+        for topic, behind in sorted(self.metrics.lag().items()):
             lag.add_metric([topic], behind)
         yield lag
 
@@ -192,7 +186,7 @@ class _StateCollector(Collector):
         threshold = GaugeMetricFamily("guanchao_negative_threshold",
                                       "More negatives than this in an hour opens an incident.",
                                       labels=["brand"])  # fmt: skip
-        for brand, window in self.counts.windows.items():
+        for brand, window in self.metrics.counts.windows.items():
             if not is_drill(brand):
                 negatives.add_metric([brand], window.totals().negatives)
                 threshold.add_metric([brand], self.metrics.settings.threshold_for(brand))
@@ -201,7 +195,7 @@ class _StateCollector(Collector):
 
     def _cases(self) -> Iterator[GaugeMetricFamily]:
         open_by_level = Counter(
-            case["level"] for case in self.open_cases() if not is_drill(case["brand"])
+            case["level"] for case in self.metrics.open_cases() if not is_drill(case["brand"])
         )
         gauge = GaugeMetricFamily("guanchao_incidents_open", "Open incidents by level.",
                                   labels=["level"])  # fmt: skip
