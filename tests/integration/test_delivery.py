@@ -16,7 +16,7 @@ from monitor.settings import AlertSettings, SinkSettings
 from tests.receivers import Receiver, receiver
 from tests.unit.test_response import PLAYBOOK, event
 
-START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+START = datetime.now(UTC).replace(microsecond=0)  # the real clock: a real receiver is called
 SETTINGS = AlertSettings(attempts=3, backoff_seconds=1, max_backoff_seconds=8)
 
 

@@ -28,7 +28,8 @@ from monitor.broker import free_port
 from monitor.settings import ConfigError, SinkSettings
 from tests.receivers import Receiver, receiver
 
-NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+# The real clock: Alertmanager judges startsAt/endsAt against its own.
+NOW = datetime.now(UTC).replace(microsecond=0)
 SECRET = "SEC-test-秘密"
 MESSAGE = Message(
     title="【预警】云朵咖啡 · 新事件",
@@ -192,19 +193,24 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/-/ready", timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
     try:
+        _wait_until_ready(url, process, folder / "log")
         yield url
     finally:
         process.terminate()
         process.wait(10)
         log.close()
+
+
+def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            urllib.request.urlopen(url + "/-/ready", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"alertmanager did not become ready at {url}; its log:\n{log.read_text()}")
 
 
 def alerts_in(url: str) -> list[dict[str, Any]]:
