@@ -11,7 +11,7 @@ from typing import Any
 
 from lexicons import DIRECTORY as LEXICONS
 from monitor.phrases import PhraseMatcher
-from monitor.records import Comment
+from monitor.records import Comment, RecordError
 from monitor.segment import make_segmenter
 from monitor.sentiment import (
     BayesModel,
@@ -23,7 +23,7 @@ from monitor.sentiment import (
     load_rules,
     load_stopwords,
 )
-from monitor.settings import Settings, drill_name
+from monitor.settings import OTHER, Settings, drill_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,7 @@ def read_word_list(name: str) -> list[str]:
 
 class Enricher:
     def __init__(self, settings: Settings, scorer: Scorer | None = None) -> None:
+        self.settings = settings
         self.scorer = scorer or build_scorer(settings)
         self._brands = PhraseMatcher(
             {name: brand.name for brand in settings.brands for name in brand.names}
@@ -97,9 +98,13 @@ class Enricher:
 
     def enrich(self, comment: Comment) -> Scored:
         tokens = self.scorer.tokens(comment.text)
-        mentioned = self._brands.labels(comment.text)
-        brands = [comment.brand] if comment.brand else []
-        brands += [brand for brand in mentioned if brand not in brands]
+        given = self._given_brand(comment)
+        brands = [
+            *given,
+            *(brand for brand in self._brands.labels(comment.text) if brand not in given),
+        ]
+        if comment.brand and not brands:
+            brands = self._unknown_brand(comment.brand)
         return Scored(
             comment=comment,
             sentiment=self.scorer.score_tokens(tokens),
@@ -108,10 +113,22 @@ class Enricher:
             tokens=tuple(tokens),
         )
 
+    def _given_brand(self, comment: Comment) -> list[str]:
+        """The producer's `brand`, if it names a configured brand (or an alias of one)."""
+        known = self.settings.brand_names.get((comment.brand or "").strip().casefold())
+        return [known] if known else []
+
+    def _unknown_brand(self, brand: str) -> list[str]:
+        """Anyone who can write to the topic sets `brand`: a name the config does not list
+        must never open an incident or page anyone, nor add state per name."""
+        if self.settings.limits.unknown_brands == "dead_letter":
+            raise RecordError("unknown_brand", f"brand {brand!r} is not in the config")
+        return [OTHER]
+
     def records(self, scored: Scored) -> list[tuple[str, dict[str, Any]]]:
         """(brand, scored record) for each brand the comment is about."""
         record = {**scored.as_dict(), "keywords": list(scored.keywords(self.not_keywords))}
         brands = scored.brands
         if scored.comment.extra.get("drill"):  # `guanchao drill`: counted apart, marked
-            brands = tuple(drill_name(brand) for brand in brands)
+            brands = tuple(brand if brand == OTHER else drill_name(brand) for brand in brands)
         return [(brand, {**record, "brand": brand}) for brand in brands]

@@ -23,12 +23,11 @@ from prometheus_client.registry import Collector
 from alerts.playbook import DEADLINES
 from monitor.counting import Counts
 from monitor.records import REASONS
-from monitor.settings import LEVELS, Settings, is_drill
+from monitor.settings import LEVELS, OTHER, Settings, is_drill
 
 PLATFORMS = ("weibo", "douyin", "xiaohongshu", "channels", "wechat", "wecom", "bilibili",
              "zhihu", "other")  # fmt: skip
 LABELS = ("negative", "neutral", "positive")
-OTHER = "other"
 INCIDENT_EVENTS = ("opened", "updated", "level_changed", "cleared")
 STEPS = ("opened", "level_changed", "reminder", "page", "deadline_missed", "acknowledged",
          "statement", "resolved", "false_alarm")  # fmt: skip

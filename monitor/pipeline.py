@@ -21,9 +21,9 @@ from aiokafka.partitioner import murmur2
 from monitor.counting import WINDOW_MINUTES, Counts, Mention
 from monitor.enrich import Enricher
 from monitor.incidents import Incident, step
-from monitor.records import RecordError, parse_comment
+from monitor.records import RecordError, parse_comment, parse_json
 from monitor.rules import Baseline, Detection, evaluate
-from monitor.settings import Settings
+from monitor.settings import OTHER, LimitSettings, Settings
 
 HOURLY_KEYWORDS = 50
 
@@ -33,11 +33,46 @@ def brand_partition(brand: str, partitions: int) -> int:
     return int(murmur2(brand.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
+DEAD_LETTER_MAX_BYTES = 64_000  # what is kept of a record too large for the broker
+ERROR_MAX_CHARS = 500
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     original: bytes
     reason: str
     message: str
+
+    def message_for(
+        self, partition: int | None, offset: int | None, key: bytes | None
+    ) -> tuple[bytes, dict[str, bytes]]:
+        """The dead-letter topic's value and headers: where the record came from, and as
+        much of it as the broker takes (`original_size` says how much was cut)."""
+        headers = {
+            "reason": self.reason.encode(),
+            "error": _printable(self.message[:ERROR_MAX_CHARS]).encode(),
+            "original_size": str(len(self.original)).encode(),
+        }
+        for name, value in (("partition", partition), ("offset", offset)):
+            if value is not None:
+                headers[name] = str(value).encode()
+        if key is not None:
+            headers["key"] = key[: DEAD_LETTER_MAX_BYTES // 64]
+        if len(self.original) > DEAD_LETTER_MAX_BYTES:
+            headers["truncated"] = b"true"
+        return self.original[:DEAD_LETTER_MAX_BYTES], headers
+
+
+def _printable(text: str) -> str:
+    """An error message as valid UTF-8, whatever the record held (lone surrogates)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def dead_letter(raw: bytes | None, error: Exception) -> DeadLetter:
+    """Any exception on one record: its reason class, or `unprocessable` for our bugs."""
+    if isinstance(error, RecordError):
+        return DeadLetter(raw or b"", error.reason, str(error))
+    return DeadLetter(raw or b"", "unprocessable", f"{type(error).__name__}: {error}")
 
 
 @dataclass
@@ -49,37 +84,56 @@ class Enriched:
 
 
 def enrich_batch(
-    raws: Iterable[bytes], enricher: Enricher, settings: Settings, now: datetime
+    raws: Iterable[bytes | None], enricher: Enricher, settings: Settings, now: datetime
 ) -> Enriched:
-    """Parse, validate and score; a bad record becomes a dead letter and never stops the rest."""
+    """Parse, validate and score; a record that fails in any way becomes a dead letter
+    with its reason, and never stops the rest."""
     result = Enriched()
+    limits = settings.limits
     for raw in raws:
         try:
-            fields = _parse_json(raw)
-            comment = parse_comment(fields, settings.limits, settings.zone, now)
-        except RecordError as error:
-            result.dead.append(DeadLetter(raw, error.reason, str(error)))
+            comment = parse_comment(parse_json(raw, limits), limits, settings.zone, now)
+            records = [
+                (brand, _encoded(record, limits))
+                for brand, record in enricher.records(enricher.enrich(comment))
+            ]
+        except Exception as error:  # any failure is this record's, not the stream's
+            result.dead.append(dead_letter(raw, error))
             continue
-        records = enricher.records(enricher.enrich(comment))
         if not records:
             result.unattributed += 1
         else:
             result.created.append(comment.created_at)
-        for brand, record in records:
-            result.records.append((brand, json.dumps(record, ensure_ascii=False).encode()))
+        result.records += records
     return result
 
 
-def _parse_json(raw: bytes) -> Mapping[str, Any]:
-    if raw is None or not raw:
-        raise RecordError("empty", "the record is empty")
+def _encoded(record: Mapping[str, Any], limits: LimitSettings) -> bytes:
+    encoded = json.dumps(record, ensure_ascii=False, allow_nan=False).encode()
+    if len(encoded) > 2 * limits.max_record_bytes:
+        raise RecordError("too_large", f"the scored record would be {len(encoded)} bytes")
+    return encoded
+
+
+def read_scored(raw: bytes | None, settings: Settings) -> Mapping[str, Any]:
+    """A record of the scored topic, checked before it is counted: anyone who can write
+    to that topic could otherwise page people for any name, or stop the counting."""
+    record = parse_json(raw, settings.limits)
+    brand = record.get("brand")
+    if not isinstance(brand, str) or not (brand == OTHER or settings.is_watched(brand)):
+        raise RecordError("unknown_brand", f"brand {brand!r} is not in the config")
+    for name in ("crisis_keywords", "keywords"):
+        words = record.get(name) or []
+        if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
+            raise RecordError("not_scored", f"{name} must be a list of text")
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RecordError("not_json", f"not valid JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise RecordError("not_object", "a comment must be a JSON object")
-    return document
+        Mention.from_record(record)
+        if not isinstance(record["label"], str):
+            raise TypeError("label must be text")
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
+        message = f"not a scored record: {type(error).__name__}: {error}"
+        raise RecordError("not_scored", message) from None
+    return record
 
 
 @dataclass
@@ -140,7 +194,8 @@ class CountStage:
                 writes.duplicates += 1
         for brand in sorted(touched):
             self._expire(brand, writes)
-            self._detect(brand, writes)
+            if brand != OTHER:  # brands the config does not list are counted, never paged
+                self._detect(brand, writes)
         return writes
 
     def _add_to_hour(self, mention: Mention, writes: Writes) -> None:

@@ -12,12 +12,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor import strictjson
 from monitor.settings import LimitSettings
 
 REQUIRED_FIELDS = ("id", "platform", "text", "created_at")
+MAX_ID_CHARS = 200
+MAX_PLATFORM_CHARS = 40
+MAX_COUNT = 2**53  # followers, likes, shares: beyond this a count is not a real one
 # Why a record went to the dead-letter topic: a bounded set, because it is a metric label.
-REASONS = ("empty", "not_json", "not_object", "missing_field", "bad_field", "empty_text",
-           "text_too_long", "bad_time", "absurd_time")  # fmt: skip
+# `unprocessable` is any other exception on the record: a bug of ours, kept with the record.
+REASONS = ("empty", "too_large", "not_json", *strictjson.REASONS[1:], "not_object",
+           "missing_field", "bad_field", "empty_text", "text_too_long", "bad_time",
+           "absurd_time", "unknown_brand", "not_scored", "not_an_event", "unsendable",
+           "unprocessable")  # fmt: skip
 
 
 class RecordError(ValueError):
@@ -70,12 +77,13 @@ def parse_comment(
     if created_at > now + timedelta(seconds=limits.max_future_seconds):
         raise RecordError("absurd_time", f"created_at {created_at.isoformat()} is in the future")
     known = {*REQUIRED_FIELDS, "brand", "author_followers", "likes", "shares"}
+    brand = fields.get("brand")
     return Comment(
-        id=str(fields["id"]),
-        platform=str(fields["platform"]).strip().lower(),
+        id=_short_text(fields, "id", MAX_ID_CHARS),
+        platform=_short_text(fields, "platform", MAX_PLATFORM_CHARS).strip().lower(),
         text=text,
         created_at=created_at,
-        brand=str(fields["brand"]) if fields.get("brand") else None,
+        brand=_short_text(fields, "brand", MAX_ID_CHARS) if brand else None,
         author_followers=_count(fields, "author_followers"),
         likes=_count(fields, "likes"),
         shares=_count(fields, "shares"),
@@ -104,9 +112,37 @@ def _is_number(value: str) -> bool:
     return True
 
 
+def parse_json(raw: bytes | None, limits: LimitSettings) -> Mapping[str, Any]:
+    """A record's bytes as a JSON object, or RecordError: nothing a stranger can send
+    gets further than this unchecked (see `monitor.strictjson`)."""
+    if raw is None or not raw:
+        raise RecordError("empty", "the record is empty")
+    if len(raw) > limits.max_record_bytes:
+        raise RecordError(
+            "too_large", f"the record is {len(raw)} bytes; the limit is {limits.max_record_bytes}"
+        )
+    try:
+        document = strictjson.loads(raw)
+    except strictjson.StrictJSONError as error:
+        raise RecordError(error.reason, str(error)) from None
+    if not isinstance(document, dict):
+        raise RecordError("not_object", "a comment must be a JSON object")
+    return document
+
+
+def _short_text(fields: Mapping[str, Any], name: str, limit: int) -> str:
+    value = fields[name]
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise RecordError("bad_field", f"{name} must be a string or a whole number")
+    text = str(value)
+    if len(text) > limit:
+        raise RecordError("bad_field", f"{name} has {len(text)} characters; the limit is {limit}")
+    return text
+
+
 def _count(fields: Mapping[str, Any], name: str) -> int:
     value = fields.get(name)
     try:
-        return max(0, int(value)) if value not in (None, "") else 0
-    except (TypeError, ValueError):
+        return min(MAX_COUNT, max(0, int(value))) if value not in (None, "") else 0
+    except (TypeError, ValueError, OverflowError):
         raise RecordError("bad_field", f"{name} must be a whole number, not {value!r}") from None

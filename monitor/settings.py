@@ -49,8 +49,25 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+DRILL_PREFIX = "演练·"  # a drill's comments count under this name, apart from the brand's own
+OTHER = "other"  # where mentions of a brand the config does not list are counted
+_BRAND_FORBIDDEN = "|\n\r\t"  # `|` separates a table key's parts
+
+
+def _brand_name(value: str) -> str:
+    value = value.strip()
+    if value.lower() == OTHER or value.startswith(DRILL_PREFIX):
+        raise ValueError(f"{value!r} is reserved; choose another brand name")
+    if any(char in _BRAND_FORBIDDEN or not char.isprintable() for char in value):
+        raise ValueError(f"brand name {value!r} may not contain |, tabs or control characters")
+    return value
+
+
+BrandName = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(_brand_name)]
+
+
 class Brand(_Frozen):
-    name: str = Field(min_length=1, description="Display name; also matched in comment text.")
+    name: BrandName = Field(description="Display name; also matched in comment text.")
     aliases: tuple[str, ...] = Field((), description="Other names found in comment text.")
     competitors: tuple[str, ...] = Field((), description="Brands in this brand's competitor set.")
     negatives_per_hour: int | None = Field(
@@ -85,6 +102,14 @@ class ComplianceSettings(_Frozen):
 
 class LimitSettings(_Frozen):
     max_text_chars: int = Field(20_000, gt=0, description="Longer comment texts are rejected.")
+    max_record_bytes: int = Field(
+        256_000, gt=0, le=900_000, description="Larger records are rejected (the broker's limit)."
+    )
+    unknown_brands: Literal["other", "dead_letter"] = Field(
+        "other",
+        description="A record's `brand` the config does not list: counted as `other` (never "
+        "paged), or sent to the dead-letter topic.",
+    )
     earliest_year: int = Field(2000, description="Comments dated before this year are rejected.")
     max_future_seconds: int = Field(
         3600, ge=0, description="Comments dated this far past the current time are rejected."
@@ -145,7 +170,6 @@ SinkKind = Literal[
 ]
 LevelName = Literal["watch", "warning", "crisis"]
 LEVELS: tuple[LevelName, ...] = ("watch", "warning", "crisis")
-DRILL_PREFIX = "演练·"  # a drill's comments count under this name, apart from the brand's own
 
 
 def drill_name(brand: str) -> str:
@@ -201,6 +225,9 @@ class AlertSettings(_Frozen):
     backoff_seconds: float = Field(1.0, gt=0, description="First retry delay; doubles.")
     max_backoff_seconds: float = Field(60.0, gt=0, description="Longest retry delay.")
     tick_seconds: float = Field(1.0, gt=0, description="How often due reminders are checked.")
+    alertmanager_refresh_minutes: float = Field(
+        5.0, gt=0, description="Open incidents are re-posted to Alertmanager this often."
+    )
 
     @model_validator(mode="after")
     def _unique_sinks(self) -> AlertSettings:
@@ -246,6 +273,15 @@ class Settings(_Frozen):
             if candidate.name == brand and candidate.negatives_per_hour is not None:
                 return candidate.negatives_per_hour
         return self.negatives_per_hour
+
+    @cached_property
+    def brand_names(self) -> dict[str, str]:
+        """Every name and alias a record's `brand` may give, folded, to the brand's name."""
+        return {name.casefold(): brand.name for brand in self.brands for name in brand.names}
+
+    def is_watched(self, brand: str) -> bool:
+        """A configured brand (or its drill): the only ones that may page someone."""
+        return brand.removeprefix(DRILL_PREFIX) in {b.name for b in self.brands}
 
     def brand_words(self) -> tuple[str, ...]:
         return tuple(name for brand in self.brands for name in brand.names)

@@ -25,7 +25,6 @@ Sent directly, everything a record produced is flushed before its offset is comm
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import Counter
@@ -46,7 +45,16 @@ from monitor.counting import Counts, Mention
 from monitor.enrich import Enricher
 from monitor.ingest import bootstrap_servers
 from monitor.metrics import Metrics, StreamStats
-from monitor.pipeline import CountStage, Writes, brand_of_key, brand_partition, enrich_batch
+from monitor.pipeline import (
+    CountStage,
+    DeadLetter,
+    Writes,
+    brand_of_key,
+    brand_partition,
+    dead_letter,
+    enrich_batch,
+    read_scored,
+)
 from monitor.settings import Settings
 from monitor.tables import publish, recover_tail, write_table
 
@@ -69,7 +77,15 @@ def build_app(
         store="memory://",
         datadir=str(datadir),
         web_host=stream.web_host,
+        web_bind=stream.web_host,
         web_port=stream.web_port if web_port is None else web_port,
+        # Faust's own views serve table contents (cases with phone numbers) to anyone:
+        # every route Guanchao serves is its own, and those with case data need the token.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         topic_partitions=partitions,
         topic_replication_factor=1,
         table_standby_replicas=0,
@@ -95,9 +111,16 @@ def build_app(
     counts = Counts()
     stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
     stats = StreamStats()
-    casework = add_casework(app, settings, incidents_out, stats, clock, env)
+    casework = add_casework(app, settings, incidents_out, stats, clock, env, lambda raw, reason, error: dead_letters.send(value=raw, headers={"reason": reason.encode(), "error": error.encode()}, force=True))  # fmt: skip
     metrics = Metrics(settings, stats, counts, lambda: casework.open_cases(partitions),
                       lambda: _lag(app))  # fmt: skip
+
+    async def send_dead_letter(dead: DeadLetter, source: Any) -> None:
+        """Counted once the broker has it, so /health never shows more than the topic."""
+        value, headers = dead.message_for(source.partition, source.offset, source.key)
+        sent = await dead_letters.send(value=value, headers=headers, force=True)
+        await sent
+        stats.dead_lettered[dead.reason] += 1
 
     @app.agent(comments)
     async def enrich(events_stream: StreamT[bytes]) -> None:
@@ -106,14 +129,14 @@ def build_app(
             result = enrich_batch([event.value], enricher, settings, clock())
             for brand, record in result.records:
                 partition = brand_partition(brand, partitions)
-                await scored.send(key=brand.encode(), value=record, partition=partition, force=True)
+                try:
+                    await scored.send(key=brand.encode(), value=record, partition=partition,
+                                      force=True)  # fmt: skip
+                except Exception as error:  # the broker refused it: the record is kept
+                    result.dead.append(DeadLetter(event.value, "unsendable", repr(error)))
+                    break
             for dead in result.dead:
-                stats.dead_lettered[dead.reason] += 1
-                await dead_letters.send(
-                    value=dead.original or b"",
-                    headers={"reason": dead.reason.encode(), "error": dead.message.encode()},
-                    force=True,
-                )
+                await send_dead_letter(dead, event.message)
             stats.scored += len(result.records)
             stats.unattributed += result.unattributed
             now = clock()
@@ -123,7 +146,11 @@ def build_app(
     @app.agent(scored)
     async def count(events_stream: StreamT[bytes]) -> None:
         async for event in events_stream.events():
-            writes = stage.process([json.loads(event.value)])
+            try:
+                writes = stage.process([read_scored(event.value, settings)])
+            except Exception as error:  # a record we did not write, or a bug: kept, not fatal
+                await send_dead_letter(dead_letter(event.value, error), event.message)
+                continue
             await _apply(writes, mentions, hourly, incidents, partitions)
             stats.counted += writes.counted
             for mention, label in writes.counted_labels:

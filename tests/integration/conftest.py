@@ -105,7 +105,8 @@ class Pipeline:
         return worker
 
     def produce(self, records: list[dict[str, Any] | bytes]) -> None:
-        producer = KafkaProducer(bootstrap_servers=bootstrap_servers(self.broker), linger_ms=5)
+        producer = KafkaProducer(bootstrap_servers=bootstrap_servers(self.broker), linger_ms=5,
+                                 max_request_size=8_000_000)  # fmt: skip  # hostile records
         for item in records:
             raw = item if isinstance(item, bytes) else json.dumps(item, ensure_ascii=False).encode()
             producer.send(self.topics["comments"], value=raw)

@@ -8,8 +8,10 @@ import pytest
 
 from monitor.counting import Counts
 from monitor.enrich import Enricher
-from monitor.pipeline import CountStage, Writes, enrich_batch
+from monitor.pipeline import CountStage, DeadLetter, Writes, enrich_batch, read_scored
+from monitor.records import RecordError
 from monitor.settings import Settings
+from tests.hostile import comment, hostile
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -140,3 +142,88 @@ def test_enrich_sends_a_comment_once_per_brand_and_dead_letters_bad_records(
     scored = json.loads(result.records[0][1])
     assert scored["label"] == "negative"
     assert "避雷" in scored["keywords"]
+
+
+def raw(**fields: Any) -> bytes:
+    return comment(NOW, **fields)
+
+
+HOSTILE = hostile(NOW)
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_record_is_a_dead_letter_with_its_reason(settings: Settings, name: str) -> None:
+    record, reason = HOSTILE[name]
+    result = enrich_batch([record, raw()], Enricher(settings), settings, NOW)
+    assert [dead.reason for dead in result.dead] == ([reason] if reason else [])
+    assert len(result.records) == (1 if reason else 2)  # the good record after it goes on
+    for _, scored in result.records:
+        assert json.loads(scored)["likes"] <= 2**53
+
+
+def test_any_exception_on_one_record_is_that_records_dead_letter(settings: Settings) -> None:
+    class Broken(Enricher):
+        def records(self, scored: Any) -> Any:
+            raise RuntimeError("a bug of ours")
+
+    result = enrich_batch([raw()], Broken(settings), settings, NOW)
+    (dead,) = result.dead
+    assert (dead.reason, dead.message) == ("unprocessable", "RuntimeError: a bug of ours")
+
+
+def test_a_dead_letter_too_large_for_the_broker_is_cut_and_says_where_it_came_from() -> None:
+    original = b"x" * 3_000_000
+    value, headers = DeadLetter(original, "too_large", "big \ud800").message_for(3, 41, b"k")
+    assert len(value) <= 100_000 and original.startswith(value)
+    assert headers["original_size"] == b"3000000" and headers["truncated"] == b"true"
+    assert (headers["partition"], headers["offset"], headers["key"]) == (b"3", b"41", b"k")
+    assert headers["reason"] == b"too_large"
+    assert headers["error"].decode() == "big \\ud800"
+
+
+def test_a_brand_the_config_does_not_list_is_counted_as_other_and_never_pages(
+    settings: Settings, stage: Stage
+) -> None:
+    enricher = Enricher(settings)
+    stranger = [raw(id=str(n), brand="随便一个牌子", text="太差了，避雷") for n in range(30)]
+    piped = [raw(id="p", brand="云朵咖啡|evil", text="太差了")]
+    result = enrich_batch([*stranger, *piped], enricher, settings, NOW)
+    assert {brand for brand, _ in result.records} == {"other"}
+    writes = stage.feed([read_scored(scored, settings) for _, scored in result.records])
+    assert writes.counted == 31 and writes.events == []
+    assert stage.incidents == {}
+
+
+def test_an_alias_given_as_brand_counts_for_the_brand(settings: Settings) -> None:
+    result = enrich_batch([raw(brand=" cloud coffee ", text="难喝")], Enricher(settings),
+                          settings, NOW)  # fmt: skip
+    assert [brand for brand, _ in result.records] == ["云朵咖啡"]
+
+
+def test_unknown_brands_may_be_dead_lettered_instead(settings: Settings) -> None:
+    limits = settings.limits.model_copy(update={"unknown_brands": "dead_letter"})
+    strict = settings.model_copy(update={"limits": limits})
+    result = enrich_batch([raw(brand="随便一个牌子", text="太难喝")], Enricher(strict), strict, NOW)
+    assert [dead.reason for dead in result.dead] == ["unknown_brand"]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"brand": "随便一个牌子"}, "unknown_brand"),
+        ({"brand": None}, "unknown_brand"),
+        ({"created_at": "yesterday"}, "not_scored"),
+        ({"keywords": [["nested"]]}, "not_scored"),
+        ({"crisis_keywords": "投诉"}, "not_scored"),
+        ({"label": None}, "not_scored"),
+        ({"author_followers": "many"}, "not_scored"),
+        ({"id": None, "platform": None, "label": 5}, "not_scored"),
+    ],
+)
+def test_a_scored_record_we_did_not_write_is_refused(
+    settings: Settings, change: dict[str, Any], reason: str
+) -> None:
+    document = {**record(1), **change}
+    with pytest.raises(RecordError) as refused:
+        read_scored(json.dumps(document).encode(), settings)
+    assert refused.value.reason == reason

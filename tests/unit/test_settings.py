@@ -55,3 +55,13 @@ def test_bad_configs_are_refused_with_a_reason(tmp_path: Path, text: str, messag
 def test_a_relative_model_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, "sentiment:\n  model: models/ours.json.gz\n"))
     assert settings.sentiment.model == str(tmp_path / "models" / "ours.json.gz")
+
+
+@pytest.mark.parametrize(
+    "name", ["云朵|咖啡", "other", "Other", "演练·云朵", "云朵\t咖啡", "x" * 51]
+)
+def test_a_brand_name_that_would_break_keys_or_pose_as_another_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(ConfigError, match=r":2: brands.0.name"):
+        load_settings(write(tmp_path, f'brands:\n  - name: "{name}"\n'))
