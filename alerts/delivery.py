@@ -3,7 +3,8 @@
 Each (notice, sink) pair is a *delivery*, stored (by the stream, in a table with a
 changelog) until the sink took it. A dispatcher per sink sends what is due within the
 sink's rate limit; when more is waiting than the limit leaves room for, the rest goes
-out as one digest instead of being dropped or delayed for minutes. A failed send is
+out as one digest instead of being dropped or delayed for minutes (a digest keeps its
+messages: Alertmanager still gets one alert per incident). A failed send is
 retried with doubling backoff; after `attempts` tries the delivery is also written to the
 alert dead-letter topic (once) and counted, and it keeps being retried until the sink
 recovers.
@@ -174,14 +175,25 @@ class Dispatcher:
         return max(0.05, (retry_at - now).total_seconds())
 
     async def _send(self, batch: list[Delivery], now: datetime) -> None:
-        messages = [self._render(delivery, now) for delivery in batch]
+        rendered = []
+        for delivery in batch:  # one that cannot be written fails alone, not its batch
+            try:
+                rendered.append((delivery, self._render(delivery, now)))
+            except Exception as error:
+                log.exception("alert %s cannot be rendered", delivery.key)
+                self.on_result(self.sink.name, "failed")
+                await self._failed(delivery, f"{type(error).__name__}: {error}", now)
+        if not rendered:
+            return
+        batch = [delivery for delivery, _ in rendered]
+        messages = [message for _, message in rendered]
         message = messages[0] if len(messages) == 1 else digest(messages, self._language())
         try:
             await self.sink.send(message, now, self.client)
         except Exception as error:  # DeliveryError, or a sink's bug: either way, retry
             if not isinstance(error, DeliveryError):
                 log.exception("sink %s failed unexpectedly", self.sink.name)
-                error = DeliveryError(f"{self.sink.name}: {type(error).__name__}: {error}")
+                error = self.sink.failure(f"{type(error).__name__}: {error}")
             log.warning("alert not delivered: %s", error)
             self.on_result(self.sink.name, "failed")
             for delivery in batch:

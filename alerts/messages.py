@@ -17,13 +17,15 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from monitor.response import Notice
+from monitor.response import REFRESH, Notice
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 
 CLOSING = ("resolved", "false_alarm")
 LEVEL_ORDER = ("watch", "warning", "crisis")
+# A refresh says what the case is now: the template's words for its state.
+STATE_KINDS = {"open": "opened", "acknowledged": "acknowledged", "statement": "statement"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class Message:
     brand: str
     cause: str
     closes: bool = False  # the incident is over (Alertmanager resolves its alert)
+    link: str = ""  # the incident on the API
+    started: datetime | None = None  # when the incident was detected
+    parts: tuple[Message, ...] = ()  # a digest's messages, for sinks that take them apart
 
 
 @cache
@@ -51,7 +56,10 @@ def _environment() -> jinja2.Environment:
 
 def render(notice: Notice, language: str, public_url: str, now: datetime) -> Message:
     template = _environment().get_template(f"alert.{language}.md.j2")
-    body = template.render(**_context(notice, public_url, now)).strip()
+    context = _context(notice, public_url, now)
+    if notice.kind == REFRESH:
+        context["kind"] = STATE_KINDS.get(notice.case["state"], "opened")
+    body = template.render(**context).strip()
     title, _, _ = body.partition("\n")
     case = notice.case
     return Message(
@@ -63,12 +71,15 @@ def render(notice: Notice, language: str, public_url: str, now: datetime) -> Mes
         brand=case["brand"],
         cause=case["cause"],
         closes=notice.kind in CLOSING,
+        link=context["url"],
+        started=datetime.fromisoformat(case["detected_at"]),
     )
 
 
 def digest(messages: list[Message], language: str) -> Message:
     """Several messages as one short list, when a sink's rate limit leaves room for only
-    one more: one line each, so that a digest of many still fits a chat message."""
+    one more: one line each, so that a digest of many still fits a chat message. The
+    messages ride along in `parts`: Alertmanager gets each incident as its own alert."""
     head = f"{len(messages)} 条告警汇总" if language == "zh" else f"{len(messages)} alerts"
     level = max((message.level for message in messages), key=LEVEL_ORDER.index)
     lines = [f"{n}. {message.title}" for n, message in enumerate(messages, 1)]
@@ -80,6 +91,7 @@ def digest(messages: list[Message], language: str) -> Message:
         incident=",".join(dict.fromkeys(message.incident for message in messages)),
         brand=",".join(dict.fromkeys(message.brand for message in messages)),
         cause="digest",
+        parts=tuple(messages),
     )
 
 

@@ -25,11 +25,15 @@ from urllib.parse import quote_plus
 import httpx
 
 from alerts.messages import Message
+from monitor.redaction import Redactor
 from monitor.settings import ConfigError, SinkSettings
 
 # Markdown bodies beyond the services' limits are cut (WeCom: 4,096 bytes).
 MAX_MARKDOWN_BYTES = 4000
-OPEN_ALERT_LIFETIME = timedelta(hours=24)
+# Open incidents are re-posted to Alertmanager this often (`AlertSettings`), and each post
+# lasts RESENDS times that: as Prometheus does, an alert nobody re-sends resolves itself.
+ALERTMANAGER_REFRESH = timedelta(minutes=5)
+RESENDS = 4
 LEVEL_COLOURS = {"watch": "blue", "warning": "orange", "crisis": "red"}
 
 
@@ -65,6 +69,15 @@ class Sink:
     async def send(self, message: Message, now: datetime, client: httpx.AsyncClient) -> None:
         raise NotImplementedError
 
+    def failure(self, detail: str) -> DeliveryError:
+        """The error for a failed send, with none of this sink's secrets in its text: an
+        httpx error or a service's answer may quote the URL with its key, and the text is
+        logged, stored with the delivery, shown by the API and dead-lettered."""
+        return DeliveryError(Redactor(self.secrets())(f"{self.name}: {detail}"))
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.url if self.settings.url_env else "", self.secret)
+
 
 class JsonSink(Sink):
     """A robot or webhook that takes one JSON POST; subclasses say what to post."""
@@ -83,14 +96,14 @@ class JsonSink(Sink):
             response = await client.post(
                 url, content=body, headers={"Content-Type": "application/json", **headers}
             )
-        except httpx.HTTPError as error:
-            raise DeliveryError(f"{self.name}: {type(error).__name__}: {error}") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            raise self.failure(f"{type(error).__name__}: {error}") from None
         try:
             ok = response.is_success and self.accepted(response)
         except ValueError:
             ok = False
         if not ok:
-            raise DeliveryError(f"{self.name}: HTTP {response.status_code}: {response.text[:200]}")
+            raise self.failure(f"HTTP {response.status_code}: {response.text[:200]}")
 
 
 class WeComSink(JsonSink):
@@ -181,34 +194,64 @@ class WebhookSink(JsonSink):
 
 class AlertmanagerSink(JsonSink):
     """Prometheus Alertmanager, API v2: its routing, silences and paging keep working.
-    A closed incident is sent with `endsAt`, which resolves the alert there."""
+
+    One alert per incident: the labels identify it (alertname, incident, brand, cause), the
+    annotations describe it (summary, level, description, link), so a level change updates
+    the alert instead of starting a second one. Each post lasts `RESENDS` refresh intervals
+    and the worker re-posts open incidents every interval; a closed incident is sent with
+    `endsAt` now, which resolves it. A digest is posted as one alert per message in it.
+    """
 
     kind = "alertmanager"
 
+    def __init__(
+        self,
+        settings: SinkSettings,
+        env: Mapping[str, str],
+        refresh: timedelta = ALERTMANAGER_REFRESH,
+    ) -> None:
+        super().__init__(settings, env)
+        self.lifetime = refresh * RESENDS
+
     def request(self, message: Message, now: datetime) -> tuple[str, bytes, dict[str, str]]:
-        return self.url.rstrip("/") + "/api/v2/alerts", _json([self.alert(message, now)]), {}
+        alerts = [self.alert(part, now) for part in incidents(message)]
+        return self.url.rstrip("/") + "/api/v2/alerts", _json(alerts), {}
 
     def accepted(self, response: httpx.Response) -> bool:
         return True
 
     def alert(self, message: Message, now: datetime) -> dict[str, Any]:
+        annotations = {
+            "summary": message.title,
+            "level": message.level,
+            "description": message.markdown,
+        }
         document: dict[str, Any] = {
             "labels": {
                 "alertname": "GuanchaoIncident",
                 "incident": message.incident,
                 "brand": message.brand,
                 "cause": message.cause,
-                "level": message.level,
             },
-            "annotations": {"summary": message.title, "description": message.markdown},
-            "startsAt": now.isoformat(),
+            "annotations": annotations,
+            "startsAt": (message.started or now).isoformat(),
+            "endsAt": (now if message.closes else now + self.lifetime).isoformat(),
         }
-        # Alertmanager resolves an alert it has not heard of for resolve_timeout (5 minutes
-        # by default); an incident stays open until someone closes it, and closing sends
-        # endsAt now.
-        ends = now if message.closes else now + OPEN_ALERT_LIFETIME
-        document["endsAt"] = ends.isoformat()
+        if message.link:
+            annotations["link"] = message.link
+            document["generatorURL"] = message.link
         return document
+
+
+def incidents(message: Message) -> list[Message]:
+    """A message, or a digest's, one per incident: the last of each, unless one closes it
+    (a retried reminder must not reopen what a resolution in the same batch closed)."""
+    latest: dict[str, Message] = {}
+    for part in message.parts or (message,):
+        kept = latest.get(part.incident)
+        if kept is None or not kept.closes:
+            latest[part.incident] = part
+    return list(latest.values())
 
 
 class EmailSink(Sink):
@@ -233,7 +276,7 @@ class EmailSink(Sink):
         try:
             await asyncio.to_thread(self._deliver, email)
         except (OSError, smtplib.SMTPException) as error:
-            raise DeliveryError(f"{self.name}: {type(error).__name__}: {error}") from None
+            raise self.failure(f"{type(error).__name__}: {error}") from None
 
     def _deliver(self, email: EmailMessage) -> None:
         with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=10) as smtp:
@@ -242,6 +285,9 @@ class EmailSink(Sink):
             if self.user:
                 smtp.login(self.user, self.password)
             smtp.send_message(email)
+
+    def secrets(self) -> tuple[str, ...]:
+        return (*super().secrets(), self.user, self.password)
 
 
 class ConsoleSink(Sink):
@@ -268,9 +314,19 @@ SINKS: dict[str, type[Sink]] = {
 }
 
 
-def build_sinks(settings: tuple[SinkSettings, ...], env: Mapping[str, str]) -> dict[str, Sink]:
-    """Every configured sink, with its secrets; a missing variable stops the start."""
-    return {sink.name: SINKS[sink.kind](sink, env) for sink in settings}
+def build_sinks(
+    settings: tuple[SinkSettings, ...],
+    env: Mapping[str, str],
+    refresh: timedelta = ALERTMANAGER_REFRESH,
+) -> dict[str, Sink]:
+    """Every configured sink, with its secrets; a missing variable stops the start.
+    `refresh`: how often the worker re-posts open incidents to Alertmanager."""
+    return {
+        sink.name: AlertmanagerSink(sink, env, refresh)
+        if sink.kind == AlertmanagerSink.kind
+        else SINKS[sink.kind](sink, env)
+        for sink in settings
+    }
 
 
 def feishu_sign(secret: str, timestamp: str) -> str:

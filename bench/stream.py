@@ -37,19 +37,31 @@ from tests.receivers import Receiver, receiver
 
 NEGATIVE = "物流太慢了，客服也不理人，避雷[怒]"
 POSITIVE = "拿铁很好喝，推荐[赞]"
+THROUGHPUT_BRANDS = [f"品牌{n}" for n in range(20)]
+BACKGROUND_BRANDS = [f"背景{n}" for n in range(10)]
+
+
+def alarm_brand(second: int) -> str:
+    return f"告警{second}"
 
 
 class Deployment:
     """A worker process with its own topics on the shared broker."""
 
     def __init__(
-        self, broker: str, partitions: int, workdir: Path, webhook: str | None = None
+        self,
+        broker: str,
+        partitions: int,
+        workdir: Path,
+        brands: list[str],
+        webhook: str | None = None,
     ) -> None:
         self.broker = broker
         name = f"bench{partitions}x{int(time.time())}"
         self.topics = {kind: f"{name}-{kind}" for kind in TopicNames.model_fields}
         document = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
         document["sentiment"]["model"] = str(DEFAULT_CONFIG.parent / document["sentiment"]["model"])
+        document["brands"] = [{"name": brand} for brand in brands]  # only listed brands page
         document["stream"] = {"app_id": name, "partitions": partitions, "topics": self.topics}
         sinks = [{"name": "hook", "kind": "webhook", "url": webhook}] if webhook else []
         document["alerts"] = {"sinks": sinks}
@@ -88,7 +100,7 @@ class Deployment:
 def throughput(deployment: Deployment, comments: int) -> float:
     started = time.perf_counter()
     for number in range(comments):
-        brand = f"品牌{number % 20}"
+        brand = THROUGHPUT_BRANDS[number % len(THROUGHPUT_BRANDS)]
         deployment.send(number, brand, NEGATIVE if number % 5 == 0 else POSITIVE)
     deployment.producer.flush()
     sent = time.perf_counter() - started
@@ -118,7 +130,7 @@ def latency(
     started = time.perf_counter()
     number = 1_000_000
     for second in range(seconds):
-        brand = f"告警{second}"
+        brand = alarm_brand(second)
         for tick in range(rate):
             due = started + second + tick / rate
             while time.perf_counter() < due:
@@ -132,7 +144,7 @@ def latency(
                 deployment.producer.flush()
                 crossing_sent[brand] = time.perf_counter()
             else:
-                deployment.send(number, f"背景{tick % 10}", POSITIVE)
+                deployment.send(number, BACKGROUND_BRANDS[tick % 10], POSITIVE)
     deadline = time.perf_counter() + 20
     paged: dict[str, float] = {}
     while len(paged) < len(crossing_sent) and time.perf_counter() < deadline:
@@ -162,7 +174,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir, embedded_broker() as broker:
         for partitions in () if args.skip_throughput else (1, 4):
-            deployment = Deployment(broker, partitions, Path(workdir))
+            deployment = Deployment(broker, partitions, Path(workdir), THROUGHPUT_BRANDS)
             try:
                 print(f"{partitions} partition(s): {args.comments} comments")
                 rate = throughput(deployment, args.comments)
@@ -170,7 +182,8 @@ def main() -> None:
             finally:
                 deployment.stop()
         with receiver() as hook:
-            deployment = Deployment(broker, 4, Path(workdir), hook.url)
+            brands = [*BACKGROUND_BRANDS, *(alarm_brand(s) for s in range(args.latency_seconds))]
+            deployment = Deployment(broker, 4, Path(workdir), brands, hook.url)
             try:
                 detected, paged = latency(deployment, hook, args.latency_seconds, args.rate)
             finally:

@@ -6,16 +6,20 @@ timer (reminders, pages) ───┼─► cases table ─► deliveries table 
 API actions ────────────────┘                                                   └─► sinks
 
 The agent, the timer and the API change cases one at a time (a lock), and each change is
-applied deliveries first, then the case that records the step (`RespondWrites`).
+applied deliveries first, then the case that records the step (`RespondWrites`). The timer
+also re-posts open cases to the Alertmanager sinks (`RespondStage.tick`). A record of the
+incidents topic that is not a detector event, or that fails in any way, is dead-lettered
+with its reason and the agent goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -29,10 +33,17 @@ from alerts.sinks import build_sinks
 from monitor.api import register_api
 from monitor.metrics import StreamStats
 from monitor.pipeline import brand_partition
-from monitor.respond import CASE_EVENT, RespondStage, RespondWrites
+from monitor.records import DeadLetter, dead_letter
+from monitor.respond import RespondStage, RespondWrites, parse_detection
 from monitor.response import CLOSED
 from monitor.settings import Settings
 from monitor.tables import any_brand, case_brand, delivery_brand, publish, write_table
+
+log = logging.getLogger(__name__)
+
+# Publishes a dead letter, with the message it came from (partition, offset, key), on
+# the dead-letter topic, and counts it (`StreamStats.dead_lettered`).
+SendDeadLetter = Callable[[DeadLetter, Any], Awaitable[None]]
 
 
 @dataclass
@@ -73,6 +84,7 @@ def add_casework(
     stats: StreamStats,
     clock: Callable[[], datetime],
     env: Mapping[str, str],
+    send_dead_letter: SendDeadLetter,
 ) -> Casework:
     partitions = settings.stream.partitions
     alert_dead_letters = app.topic(
@@ -81,7 +93,8 @@ def add_casework(
     deliveries = app.Table("deliveries", key_type=str)
     work = Casework(app.Table("cases", key_type=str), deliveries)
     silences = app.GlobalTable("silences", key_type=str)
-    sinks = build_sinks(settings.alerts.sinks, env)
+    refresh = timedelta(minutes=settings.alerts.alertmanager_refresh_minutes)
+    sinks = build_sinks(settings.alerts.sinks, env, refresh)
     responder = RespondStage(
         settings,
         load_playbook(settings.alerts.playbook),
@@ -114,9 +127,19 @@ def add_casework(
         about it is handled, or a replayed "opened" would open it (and page) again."""
         async for event in events_stream.events():
             await work.ready.wait()
-            document = json.loads(event.value)
-            if document.get("event") != CASE_EVENT:
-                await respond(lambda: responder.detected(document))  # noqa: B023  # awaited here
+            try:
+                document = parse_detection(event.value)
+                if document is not None:
+                    await respond(lambda: responder.detected(document))  # noqa: B023  # awaited
+            except Exception as error:  # any failure is this record's, not the agent's
+                await refuse(dead_letter(event.value, error), event.message)
+
+    async def refuse(dead: DeadLetter, source: Any) -> None:
+        log.warning("incident event dead-lettered (%s): %s", dead.reason, dead.message)
+        try:
+            await send_dead_letter(dead, source)
+        except Exception:
+            log.exception("could not dead-letter an incident event (%s)", dead.reason)
 
     @app.timer(settings.alerts.tick_seconds)  # type: ignore[untyped-decorator]
     async def take_due_steps() -> None:
@@ -139,7 +162,7 @@ def add_casework(
         await write_table(deliveries, {delivery.key: delivery.as_dict()}, partitions,
                           delivery_brand, wait=True)  # fmt: skip
 
-    async def dead_letter(delivery: Delivery) -> None:
+    async def dead_letter_alert(delivery: Delivery) -> None:
         await alert_dead_letters.send(
             key=delivery.key.encode(),
             value=json.dumps(delivery.as_dict(), ensure_ascii=False).encode(),
@@ -155,7 +178,7 @@ def add_casework(
         async with httpx.AsyncClient(timeout=10) as client:
             for name, sink in sinks.items():
                 work.dispatchers[name] = Dispatcher(
-                    sink, settings.alerts, pending, store, dead_letter, client, clock, count
+                    sink, settings.alerts, pending, store, dead_letter_alert, client, clock, count
                 )
             await asyncio.gather(*(d.run() for d in work.dispatchers.values()))
 

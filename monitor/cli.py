@@ -452,10 +452,12 @@ def _embedded(port: int | None = None) -> Iterator[str]:
 
 
 def _run_worker(settings: Settings, broker: str, web_port: int | None, loglevel: str) -> None:
-    import faust
+    from monitor.lograte import limit_repeats
+    from monitor.redaction import install_redaction
+    from monitor.stream import Worker, build_app
 
-    from monitor.stream import build_app
-
+    install_redaction(settings)  # no secret in any log line, whatever mode configures later
+    limit_repeats()  # a broker that is gone makes aiokafka log ~75 errors a second
     with user_errors():
         try:
             ensure_topics(broker, settings)
@@ -464,7 +466,8 @@ def _run_worker(settings: Settings, broker: str, web_port: int | None, loglevel:
     with tempfile.TemporaryDirectory(prefix="guanchao-") as datadir:
         stream_app = build_app(settings, broker, Path(datadir), web_port)
         # stdout stays stdout: the console sink's pages are not log warnings
-        worker = faust.Worker(stream_app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+        worker = Worker(stream_app, settings.stream.shutdown_timeout_seconds,
+                        loglevel=loglevel, quiet=True, redirect_stdouts=False)  # fmt: skip
         worker.execute_from_commandline()
 
 

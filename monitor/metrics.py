@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import product
 from typing import Any
 
@@ -53,15 +54,35 @@ class StreamStats:
     compliance: Counter[str] = field(default_factory=Counter)  # pass, warn, block
     mentions: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     crisis_hits: Counter[str] = field(default_factory=Counter)
+    broker_down_since: datetime | None = None
+    broker_error: str = ""
 
     def health(self) -> dict[str, Any]:
-        """For /health: every counter, tuple keys joined with "/"."""
-        return {
+        """For /health: every counter, tuple keys joined with "/"; and whether the broker
+        answers, because a worker that cannot reach it counts nothing while it looks up."""
+        counters = {
             name: {"/".join(k) if isinstance(k, tuple) else k: v for k, v in value.items()}
-            if isinstance(value, Counter)
-            else value
             for name, value in vars(self).items()
+            if isinstance(value, Counter)
         }
+        numbers = {name: value for name, value in vars(self).items() if isinstance(value, int)}
+        if self.broker_down_since is None:
+            return {"status": "ok", **numbers, **counters}
+        return {"status": "broker unreachable", "since": self.broker_down_since.isoformat(),
+                "error": self.broker_error, **numbers, **counters}  # fmt: skip
+
+    def broker_answered(self) -> bool:
+        """Record that the broker answered; True when it had been unreachable."""
+        was_down = self.broker_down_since is not None
+        self.broker_down_since, self.broker_error = None, ""
+        return was_down
+
+    def broker_failed(self, now: datetime, error: str) -> bool:
+        """Record that the broker did not answer; True when it had been reachable."""
+        was_up = self.broker_down_since is None
+        self.broker_down_since = self.broker_down_since or now
+        self.broker_error = error
+        return was_up
 
 
 def bounded(value: str, known: Iterable[str]) -> str:
@@ -140,6 +161,9 @@ class _StateCollector(Collector):
                        stats.alerts, list(product(sinks, DELIVERY_RESULTS)))  # fmt: skip
         yield _counter("compliance_checks", "Copy checked for advertising-law terms.",
                        ["result"], stats.compliance, ("pass", "warn", "block"))  # fmt: skip
+        yield GaugeMetricFamily("guanchao_broker_reachable",
+                                "1 while the broker answers this worker, 0 while it does not.",
+                                value=int(stats.broker_down_since is None))  # fmt: skip
         yield from self._brands()
         yield from self._cases()
         lag = GaugeMetricFamily("guanchao_consumer_lag", "Records not yet read, per topic.",

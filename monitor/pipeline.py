@@ -21,7 +21,7 @@ from aiokafka.partitioner import murmur2
 from monitor.counting import WINDOW_MINUTES, Counts, Mention
 from monitor.enrich import Enricher
 from monitor.incidents import Incident, step
-from monitor.records import RecordError, parse_comment, parse_json
+from monitor.records import DeadLetter, RecordError, dead_letter, parse_comment, parse_json
 from monitor.rules import Baseline, Detection, evaluate
 from monitor.settings import OTHER, LimitSettings, Settings
 
@@ -31,48 +31,6 @@ HOURLY_KEYWORDS = 50
 def brand_partition(brand: str, partitions: int) -> int:
     """Kafka's default partitioner on the brand: every stage of a brand meets in one place."""
     return int(murmur2(brand.encode("utf-8")) & 0x7FFFFFFF) % partitions
-
-
-DEAD_LETTER_MAX_BYTES = 64_000  # what is kept of a record too large for the broker
-ERROR_MAX_CHARS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    original: bytes
-    reason: str
-    message: str
-
-    def message_for(
-        self, partition: int | None, offset: int | None, key: bytes | None
-    ) -> tuple[bytes, dict[str, bytes]]:
-        """The dead-letter topic's value and headers: where the record came from, and as
-        much of it as the broker takes (`original_size` says how much was cut)."""
-        headers = {
-            "reason": self.reason.encode(),
-            "error": _printable(self.message[:ERROR_MAX_CHARS]).encode(),
-            "original_size": str(len(self.original)).encode(),
-        }
-        for name, value in (("partition", partition), ("offset", offset)):
-            if value is not None:
-                headers[name] = str(value).encode()
-        if key is not None:
-            headers["key"] = key[: DEAD_LETTER_MAX_BYTES // 64]
-        if len(self.original) > DEAD_LETTER_MAX_BYTES:
-            headers["truncated"] = b"true"
-        return self.original[:DEAD_LETTER_MAX_BYTES], headers
-
-
-def _printable(text: str) -> str:
-    """An error message as valid UTF-8, whatever the record held (lone surrogates)."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def dead_letter(raw: bytes | None, error: Exception) -> DeadLetter:
-    """Any exception on one record: its reason class, or `unprocessable` for our bugs."""
-    if isinstance(error, RecordError):
-        return DeadLetter(raw or b"", error.reason, str(error))
-    return DeadLetter(raw or b"", "unprocessable", f"{type(error).__name__}: {error}")
 
 
 @dataclass

@@ -146,3 +146,45 @@ def _count(fields: Mapping[str, Any], name: str) -> int:
         return min(MAX_COUNT, max(0, int(value))) if value not in (None, "") else 0
     except (TypeError, ValueError, OverflowError):
         raise RecordError("bad_field", f"{name} must be a whole number, not {value!r}") from None
+
+
+DEAD_LETTER_MAX_BYTES = 64_000  # what is kept of a record too large for the broker
+ERROR_MAX_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    original: bytes
+    reason: str
+    message: str
+
+    def message_for(
+        self, partition: int | None, offset: int | None, key: bytes | None
+    ) -> tuple[bytes, dict[str, bytes]]:
+        """The dead-letter topic's value and headers: where the record came from, and as
+        much of it as the broker takes (`original_size` says how much was cut)."""
+        headers = {
+            "reason": self.reason.encode(),
+            "error": _printable(self.message[:ERROR_MAX_CHARS]).encode(),
+            "original_size": str(len(self.original)).encode(),
+        }
+        for name, value in (("partition", partition), ("offset", offset)):
+            if value is not None:
+                headers[name] = str(value).encode()
+        if key is not None:
+            headers["key"] = key[: DEAD_LETTER_MAX_BYTES // 64]
+        if len(self.original) > DEAD_LETTER_MAX_BYTES:
+            headers["truncated"] = b"true"
+        return self.original[:DEAD_LETTER_MAX_BYTES], headers
+
+
+def _printable(text: str) -> str:
+    """An error message as valid UTF-8, whatever the record held (lone surrogates)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def dead_letter(raw: bytes | None, error: Exception) -> DeadLetter:
+    """Any exception on one record: its reason class, or `unprocessable` for our bugs."""
+    if isinstance(error, RecordError):
+        return DeadLetter(raw or b"", error.reason, str(error))
+    return DeadLetter(raw or b"", "unprocessable", f"{type(error).__name__}: {error}")

@@ -8,6 +8,7 @@ detector's side). It opens on the detector's "opened" event, takes a snapshot of
 playbook, and from then on `tick` says which pages, reminders and missed deadlines are
 due at a given time. Each of those steps has a key, recorded in `done` when taken, so a
 worker that restarts takes every step that fell due while it was down exactly once.
+`refresh` says when an open case's Alertmanager alert is due to be re-posted.
 Nothing here reads a clock: `now` is passed in.
 """
 
@@ -37,6 +38,7 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
     "false_alarm": ((OPEN, ACKNOWLEDGED, STATEMENT), FALSE_ALARM, ()),
 }
 LEVEL_NAMES = ("watch", "warning", "crisis")
+REFRESH = "refresh"  # a notice kind: the open case re-posted to Alertmanager, nobody paged
 
 
 class ActionError(ValueError):
@@ -76,6 +78,7 @@ class Case(Document):
     done: tuple[str, ...] = ()
     timeline: tuple[dict[str, Any], ...] = ()
     series: tuple[tuple[str, int], ...] = ()  # (when, negatives in the rolling hour)
+    refreshed_at: datetime | None = None  # last re-post to Alertmanager (None: due now)
 
     @property
     def closed(self) -> bool:
@@ -133,6 +136,7 @@ def open_case(event: dict[str, Any], playbook: Playbook, now: datetime) -> tuple
         facts=incident["facts"],
         drill=is_drill(incident["brand"]),
         series=_point(event),
+        refreshed_at=now,  # the opening page posts the alert
     )
     case = _record(case, "opened", now, "guanchao", "; ".join(case.reasons))
     people = _people(case, 0, now)
@@ -199,6 +203,22 @@ def tick(case: Case, now: datetime) -> tuple[Case, list[Notice]]:
         note = notice.deadline or ", ".join(person["name"] for person in notice.people)
         changed = _record(changed, notice.kind, now, "guanchao", note)
     return changed, notices
+
+
+def refresh(case: Case, now: datetime, every: timedelta) -> tuple[Case, Notice | None]:
+    """Re-post an open case's alert every `every`, the way Prometheus re-sends a firing
+    alert: Alertmanager resolves one whose `endsAt` passes. Not a step: no timeline entry,
+    no event, nobody paged (the notice goes to Alertmanager sinks only). One missed while
+    the worker was down is made up once, not once per interval."""
+    if case.closed or (case.refreshed_at is not None and now < case.refreshed_at + every):
+        return case, None
+    changed = replace(case, refreshed_at=now)
+    return changed, _notice(changed, refresh_step(now), now, REFRESH)
+
+
+def refresh_step(at: datetime) -> str:
+    """The step of the refresh made at `at` (its notice's key is the case id, "|", this)."""
+    return f"{REFRESH}:{at.isoformat()}"
 
 
 def next_step_at(case: Case) -> datetime | None:

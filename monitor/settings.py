@@ -163,6 +163,12 @@ class StreamSettings(_Frozen):
     )
     quiet_minutes: int = Field(60, ge=1, description="An incident clears after this long quiet.")
     baseline_days: int = Field(7, ge=1, description="Days of the same hour a baseline averages.")
+    broker_check_seconds: float = Field(
+        2.0, gt=0, description="How often a worker checks that the broker answers (/health)."
+    )
+    shutdown_timeout_seconds: float = Field(
+        30.0, gt=0, description="A worker asked to stop exits after this long, done or not."
+    )
 
 
 SinkKind = Literal[

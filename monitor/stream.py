@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -39,6 +41,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.api import register_compliance
+from monitor.brokerwatch import BrokerProbe
 from monitor.casework import add_casework
 from monitor.compliance import default_checker
 from monitor.counting import Counts, Mention
@@ -47,14 +50,13 @@ from monitor.ingest import bootstrap_servers
 from monitor.metrics import Metrics, StreamStats
 from monitor.pipeline import (
     CountStage,
-    DeadLetter,
     Writes,
     brand_of_key,
     brand_partition,
-    dead_letter,
     enrich_batch,
     read_scored,
 )
+from monitor.records import DeadLetter, dead_letter
 from monitor.settings import Settings
 from monitor.tables import publish, recover_tail, write_table
 
@@ -96,6 +98,11 @@ def build_app(
         broker_commit_interval=0.5,
         producer_linger=0.005,
         stream_wait_empty=False,
+        # The check compares the changelog's end with offsets only this process applied:
+        # tables are in memory, rebuilt from the changelog at every start, and Tansu
+        # reports an end one short (see `recover_tail`). It stopped a worker whose state
+        # was right with ConsistencyError after a crash and two quick restarts (#10).
+        recovery_consistency_check=False,
     )
     comments = app.topic(stream.topics.comments, key_serializer="raw", value_serializer="raw")
     scored = app.topic(stream.topics.scored, key_serializer="raw", value_serializer="raw")
@@ -107,13 +114,7 @@ def build_app(
     hourly = app.Table("hourly", key_type=str)
     incidents = app.Table("incidents", key_type=str)
 
-    enricher = Enricher(settings)
-    counts = Counts()
-    stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
     stats = StreamStats()
-    casework = add_casework(app, settings, incidents_out, stats, clock, env, lambda raw, reason, error: dead_letters.send(value=raw, headers={"reason": reason.encode(), "error": error.encode()}, force=True))  # fmt: skip
-    metrics = Metrics(settings, stats, counts, lambda: casework.open_cases(partitions),
-                      lambda: _lag(app))  # fmt: skip
 
     async def send_dead_letter(dead: DeadLetter, source: Any) -> None:
         """Counted once the broker has it, so /health never shows more than the topic."""
@@ -121,6 +122,13 @@ def build_app(
         sent = await dead_letters.send(value=value, headers=headers, force=True)
         await sent
         stats.dead_lettered[dead.reason] += 1
+
+    enricher = Enricher(settings)
+    counts = Counts()
+    stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
+    casework = add_casework(app, settings, incidents_out, stats, clock, env, send_dead_letter)
+    metrics = Metrics(settings, stats, counts, lambda: casework.open_cases(partitions),
+                      lambda: _lag(app))  # fmt: skip
 
     @app.agent(comments)
     async def enrich(events_stream: StreamT[bytes]) -> None:
@@ -183,11 +191,28 @@ def build_app(
 
     register_compliance(app, default_checker(settings.compliance.exempt_names), count_check)
 
+    probe = BrokerProbe(bootstrap_servers(broker))
+
+    @app.timer(interval=stream.broker_check_seconds)  # type: ignore[untyped-decorator]
+    async def watch_broker() -> None:
+        """/health says when the broker is gone; when it is back, the topics it lost are
+        created again (a broker restarted empty would otherwise leave the worker idle)."""
+        error = await probe.error()
+        if error and stats.broker_failed(clock(), error):
+            log.warning("the broker at %s does not answer: %s", broker, error)
+        elif not error and stats.broker_answered():
+            names = list(stream.topics.model_dump().values())
+            names += [table.changelog_topic.get_topic_name() for table in app.tables.values()]
+            created = await probe.ensure_topics(names, partitions)
+            lost = f"; it had lost these topics, created again: {', '.join(created)}"
+            log.warning("the broker answers again%s", lost if created else "")
+
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
             assigned = len(app.consumer.assignment()) if app.consumer else 0
-            return self.json({"status": "ok", "assigned_partitions": assigned, **stats.health()})
+            health = {"assigned_partitions": assigned, **stats.health()}
+            return self.json(health, status=200 if health["status"] == "ok" else 503)
 
     @app.page("/metrics")
     class Exposition(View):
@@ -242,3 +267,35 @@ def _lag(app: faust.App) -> dict[str, int]:
         if highwater is not None:
             behind[tp.topic] += max(0, highwater - (committed or 0))
     return dict(behind)
+
+
+class Worker(faust.Worker):
+    """A worker that always ends when asked to: with the broker gone, Faust's shutdown
+    waits on commits that never complete and the process ignored SIGTERM."""
+
+    def __init__(self, app: faust.App, shutdown_timeout: float, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.shutdown_timeout = shutdown_timeout
+        threading.excepthook = _thread_ended
+
+    def _schedule_shutdown(self, signal: Any) -> None:
+        timer = threading.Timer(self.shutdown_timeout, self._give_up)
+        timer.daemon = True
+        timer.start()
+        super()._schedule_shutdown(signal)
+
+    def _give_up(self) -> None:
+        sys.stderr.write(
+            f"guanchao worker: not stopped after {self.shutdown_timeout:.0f}s "
+            "(is the broker reachable?); exiting without a clean shutdown\n"
+        )
+        sys.stderr.flush()
+        os._exit(1)
+
+
+def _thread_ended(args: threading.ExceptHookArgs) -> None:
+    """One log line, not a stack dump on stderr: Faust's consumer thread ends with a
+    CancelledError when the worker stops while the broker is gone."""
+    name = args.thread.name if args.thread else "a thread"
+    log.warning("%s ended: %s: %s", name, args.exc_type.__name__, args.exc_value)
+    log.debug("%s ended", name, exc_info=args.exc_value)

@@ -90,13 +90,13 @@ class Pipeline:
     env: dict[str, str] = field(default_factory=dict)
     workers: list[Worker] = field(default_factory=list)
 
-    def start_worker(self) -> Worker:
+    def start_worker(self, loglevel: str = "info") -> Worker:
         port = free_port()
         log = self.workdir / f"worker-{len(self.workers)}.log"
         with log.open("wb") as output:  # the worker keeps its own descriptor
             process = subprocess.Popen(
                 [sys.executable, "-m", "monitor", "worker", "--broker", self.broker,
-                 "--web-port", str(port), "--config", str(self.config), "--loglevel", "info"],
+                 "--web-port", str(port), "--config", str(self.config), "--loglevel", loglevel],
                 stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
             )  # fmt: skip
         worker = Worker(process, port, log)

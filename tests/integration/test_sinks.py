@@ -13,7 +13,8 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
@@ -22,7 +23,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from alerts.messages import Message
+from alerts.messages import Message, digest
 from alerts.sinks import DeliveryError, Sink, build_sinks
 from monitor.broker import free_port
 from monitor.settings import ConfigError, SinkSettings
@@ -48,10 +49,10 @@ def make_sink(kind: str, url: str, **extra: Any) -> Sink:
     return build_sinks((config,), env)[kind]
 
 
-def send(sink: Sink, message: Message = MESSAGE) -> None:
+def send(sink: Sink, message: Message = MESSAGE, now: datetime = NOW) -> None:
     async def go() -> None:
         async with httpx.AsyncClient(timeout=5) as client:
-            await sink.send(message, NOW, client)
+            await sink.send(message, now, client)
 
     asyncio.run(go())
 
@@ -218,18 +219,86 @@ def alerts_in(url: str) -> list[dict[str, Any]]:
         return json.load(response)  # type: ignore[no-any-return]
 
 
+def active(url: str, incident: str) -> list[dict[str, Any]]:
+    return [alert for alert in alerts_in(url) if alert["labels"]["incident"] == incident]
+
+
+def am_sink(url: str) -> Sink:
+    return build_sinks((SinkSettings(name="am", kind="alertmanager", url=url),), {})["am"]
+
+
+def incident_message(number: int, **changes: Any) -> Message:
+    """An incident detected ten minutes ago (Alertmanager keeps startsAt, not our clock)."""
+    incident = f"云朵咖啡:negative_volume:{number}"
+    opened = replace(MESSAGE, incident=incident, key=f"{incident}|opened",
+                     link=f"http://127.0.0.1:6066/incidents/{number}",
+                     started=NOW - timedelta(minutes=10))  # fmt: skip
+    return replace(opened, **changes)
+
+
+def closing(message: Message) -> Message:
+    return replace(message, key=message.incident + "|resolved", closes=True)
+
+
+def ends(alert: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(alert["endsAt"])
+
+
 def test_alertmanager_shows_the_alert_and_resolves_it_when_the_incident_closes(
     alertmanager: str,
 ) -> None:
-    sink = build_sinks((SinkSettings(name="am", kind="alertmanager", url=alertmanager),), {})["am"]
+    sink = am_sink(alertmanager)
     send(sink)
-    (alert,) = alerts_in(alertmanager)
+    (alert,) = active(alertmanager, MESSAGE.incident)
     assert alert["labels"] == {
         "alertname": "GuanchaoIncident", "incident": MESSAGE.incident,
-        "brand": "云朵咖啡", "cause": "negative_volume", "level": "warning",
+        "brand": "云朵咖啡", "cause": "negative_volume",
     }  # fmt: skip
     assert alert["annotations"]["summary"] == MESSAGE.title
+    assert alert["annotations"]["level"] == "warning"
     assert alert["status"]["state"] == "active"
-    closing = Message(**{**MESSAGE.__dict__, "key": MESSAGE.incident + "|resolved", "closes": True})
-    send(sink, closing)
-    assert alerts_in(alertmanager) == []
+    send(sink, closing(MESSAGE))
+    assert active(alertmanager, MESSAGE.incident) == []
+
+
+def test_alertmanager_a_level_change_leaves_one_alert_for_the_incident(alertmanager: str) -> None:
+    sink = am_sink(alertmanager)
+    warning = incident_message(201)
+    send(sink, warning)
+    crisis = replace(warning, level="crisis", title="【危机】云朵咖啡 · 级别变化",
+                     key=f"{warning.incident}|level:crisis")  # fmt: skip
+    send(sink, crisis)
+    (alert,) = active(alertmanager, warning.incident)
+    assert alert["annotations"]["level"] == "crisis"
+    assert alert["annotations"]["summary"] == crisis.title
+    assert alert["annotations"]["link"] == warning.link
+    assert datetime.fromisoformat(alert["startsAt"]) == warning.started
+    send(sink, closing(crisis))
+    assert active(alertmanager, warning.incident) == []
+
+
+def test_alertmanager_a_repost_extends_the_open_alert(alertmanager: str) -> None:
+    sink = am_sink(alertmanager)
+    message = incident_message(202)
+    send(sink, message, NOW - timedelta(minutes=5))  # posted 5 minutes ago: lasts 15 more
+    (first,) = active(alertmanager, message.incident)
+    assert ends(first) == NOW + timedelta(minutes=15)
+    refreshed = replace(message, key=f"{message.incident}|refresh:{NOW.isoformat()}")
+    send(sink, refreshed)  # the worker's refresh, 5 minutes later: 20 more from now
+    (second,) = active(alertmanager, message.incident)
+    assert ends(second) == NOW + timedelta(minutes=20)
+    assert second["status"]["state"] == "active"
+    send(sink, closing(message))
+    assert active(alertmanager, message.incident) == []
+
+
+def test_alertmanager_gets_a_digest_of_two_incidents_as_two_alerts(alertmanager: str) -> None:
+    sink = am_sink(alertmanager)
+    first, second = incident_message(203), incident_message(204, level="crisis")
+    send(sink, digest([first, second], "zh"))
+    shown = {alert["labels"]["incident"]: alert for alert in alerts_in(alertmanager)}
+    assert not any("," in incident for incident in shown)
+    assert shown[first.incident]["annotations"]["level"] == "warning"
+    assert shown[second.incident]["annotations"]["level"] == "crisis"
+    send(sink, digest([closing(first), closing(second)], "zh"))
+    assert active(alertmanager, first.incident) == active(alertmanager, second.incident) == []

@@ -8,8 +8,8 @@ import pytest
 
 from monitor.counting import Counts
 from monitor.enrich import Enricher
-from monitor.pipeline import CountStage, DeadLetter, Writes, enrich_batch, read_scored
-from monitor.records import RecordError
+from monitor.pipeline import CountStage, Writes, enrich_batch, read_scored
+from monitor.records import DeadLetter, RecordError
 from monitor.settings import Settings
 from tests.hostile import comment, hostile
 

@@ -1,11 +1,15 @@
 """The crisis playbook driven by an injected clock: nothing here sleeps."""
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from alerts.playbook import load_playbook
+from monitor.records import RecordError
+from monitor.respond import parse_detection
 from monitor.response import ActionError, Case, act, next_step_at, on_detection, open_case, tick
 
 # A Thursday, 10:00 in Shanghai: 张伟 is on the weekday day shift.
@@ -179,3 +183,52 @@ def test_a_false_alarm_closes_the_case_and_stops_every_step() -> None:
 def test_the_rotation_knows_who_is_on_duty(moment: str, who: str) -> None:
     person = PLAYBOOK.rotation.on_duty(datetime.fromisoformat(moment))
     assert person is not None and person.name == who
+
+
+def encoded(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+def broken(change: Callable[[dict[str, Any]], None]) -> bytes:
+    document = event()
+    change(document)
+    return encoded(document)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "empty"),
+        (b"{not json", "not_json"),
+        (b"[" * 100 + b"]" * 100, "too_deep"),
+        (b'{"event": "opened", "at": NaN}', "bad_number"),
+        (b"[1, 2]", "not_object"),
+        (b'{"at": "2026-11-26T02:00:00+00:00"}', "missing_field"),
+        (encoded({**event(), "event": "exploded"}), "not_an_event"),
+        (encoded({**event(), "event": 7}), "bad_field"),
+        (encoded({**event(), "at": "yesterday"}), "bad_time"),
+        (encoded({**event(), "at": "2026-11-26T02:00:00"}), "bad_time"),
+        (encoded({**event(), "incident": "云朵咖啡"}), "bad_field"),
+        (broken(lambda d: d["incident"].pop("brand")), "missing_field"),
+        (broken(lambda d: d["incident"].update(id="")), "bad_field"),
+        (broken(lambda d: d["incident"].update(level_name="apocalypse")), "bad_field"),
+        (broken(lambda d: d["incident"].update(reasons=[1])), "bad_field"),
+        (broken(lambda d: d["incident"]["facts"].update(negatives="many")), "bad_field"),
+        (broken(lambda d: d["incident"]["facts"].update(negatives=True)), "bad_field"),
+        (
+            broken(lambda d: d["incident"]["facts"].update(top_negatives=[{"text": "x"}])),
+            "bad_field",
+        ),
+    ],
+)
+def test_an_incidents_record_that_is_no_detector_event_is_refused_with_its_reason(
+    raw: bytes, reason: str
+) -> None:
+    with pytest.raises(RecordError) as refused:
+        parse_detection(raw)
+    assert refused.value.reason == reason
+
+
+def test_detector_events_pass_and_the_playbooks_own_are_skipped() -> None:
+    assert parse_detection(encoded(event())) == event()
+    assert parse_detection(encoded({"event": "case", "step": "opened"})) is None
