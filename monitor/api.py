@@ -10,23 +10,34 @@ Every route needs `Authorization: Bearer <token>`, the token from the environmen
 the config names; with none set, the API refuses everything (401) rather than run open.
 
 POST /compliance {"text": "…"} checks copy for advertising-law terms; it changes nothing,
-so it needs no token.
+so it needs no token. Anyone can reach it, so it is bounded: a body of at most
+MAX_BODY_BYTES (413 beyond), copy of at most MAX_COPY_CHARS, the first MAX_HITS hits (with
+`hits_total` and `truncated`), and the check runs in a thread of its own, never on the
+event loop that serves /health and runs the timers; with MAX_CHECKS_WAITING checks already
+queued the answer is 503.
+
+Every body is decoded by `strictjson`: nesting deeper than it allows, lone surrogates and
+numbers out of range are a 400 with the reason, like any other body that is not JSON.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-import json
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import faust
+from aiohttp import web
 from faust.web import Request, Response, View
 
 from alerts.routing import ANY, Silence
+from monitor import strictjson
 from monitor.compliance import ComplianceChecker
 from monitor.respond import RespondStage, RespondWrites
 from monitor.response import ACTIONS, ActionError, Case
@@ -35,6 +46,13 @@ from monitor.settings import LEVELS
 MAX_NOTE_CHARS = 2000
 MAX_COPY_CHARS = 200_000
 MAX_SILENCE_MINUTES = 7 * 24 * 60
+# aiohttp's own default: MAX_COPY_CHARS of Chinese fits as UTF-8 (3 bytes a character),
+# not as \uXXXX escapes (6), which the 413 then says
+MAX_BODY_BYTES = 1024 * 1024
+MAX_HITS = 200  # hits in a compliance answer; `hits_total` counts them all
+MAX_CHECKS_WAITING = 4  # compliance checks running or queued before the answer is 503
+_READ_CHUNK = 64 * 1024
+_T = TypeVar("_T")
 Respond = Callable[[Callable[[], RespondWrites]], Awaitable[RespondWrites]]
 
 
@@ -128,13 +146,32 @@ def _refuse(request: Request, token: str) -> str:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.read()
+    return _document(await _read(request, MAX_BODY_BYTES))
+
+
+async def _read(request: Request, limit: int) -> bytes:
+    """The body, or a 413 as soon as it is known to be longer than `limit` bytes."""
+    raw_request = cast(web.Request, request)  # what the aiohttp driver hands the views
+    declared = raw_request.content_length
+    if declared is not None and declared > limit:
+        raise ActionError(413, f"the body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await raw_request.content.read(_READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise ActionError(413, f"the body is over {limit} bytes, the limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _document(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ActionError(400, f"the body is not JSON: {error}") from None
+        document = strictjson.loads(raw)
+    except strictjson.StrictJSONError as error:
+        raise ActionError(400, f"the body is not usable JSON ({error.reason}): {error}") from None
     if not isinstance(document, dict):
         raise ActionError(400, "the body must be a JSON object")
     return document
@@ -194,16 +231,50 @@ def _delivered(delivery: Mapping[str, Any]) -> dict[str, Any]:
 def register_compliance(
     app: faust.App, checker: ComplianceChecker, count: Callable[[str], None]
 ) -> None:
+    offload = _Offload("compliance", MAX_CHECKS_WAITING)
+
     @app.page("/compliance")
     class Compliance(View):
         async def post(self, request: Request) -> Response:
             try:
-                body = await _body(request)
-                text = _text(body, "text", MAX_COPY_CHARS)
+                raw = await _read(request, MAX_BODY_BYTES)
+                result, answer = await offload.run(lambda: _check_copy(checker, raw))
             except ActionError as error:
                 return self.json({"error": str(error)}, status=error.status)
-            if not text.strip():
-                return self.json({"error": "text is empty"}, status=400)
-            verdict = checker.check(text)
-            count(verdict.result)
-            return self.json(verdict.as_dict())
+            count(result)
+            return self.json(answer)
+
+
+def _check_copy(checker: ComplianceChecker, raw: bytes) -> tuple[str, dict[str, Any]]:
+    """Decode and check, in the offload thread: the result label and the answer."""
+    text = _text(_document(raw), "text", MAX_COPY_CHARS)
+    if not text.strip():
+        raise ActionError(400, "text is empty")
+    verdict = checker.check(text, limit=MAX_HITS)
+    return verdict.result, verdict.as_dict()
+
+
+class _Offload:
+    """CPU-bound work on one thread of its own, off the event loop, with bounded queueing.
+
+    A slot is taken on the loop and given back when the thread finishes the work, not
+    when the caller stops waiting: a client that hangs up does not make room for more.
+    """
+
+    def __init__(self, name: str, room: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._slots = threading.BoundedSemaphore(room)
+
+    async def run(self, work: Callable[[], _T]) -> _T:
+        if not self._slots.acquire(blocking=False):
+            raise ActionError(503, "too many checks in progress; try again in a moment")
+        try:
+            future = self._pool.submit(work)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(self._release)
+        return await asyncio.wrap_future(future)
+
+    def _release(self, _: Future[Any]) -> None:
+        self._slots.release()

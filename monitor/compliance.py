@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +56,28 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """The hits in the order of the text: all of them, or with a limit the first ones.
+
+    `hits_total` counts every hit, and `blocked` looks at every hit, listed or not.
+    """
+
     hits: tuple[Hit, ...]
+    hits_total: int
+    blocked: bool
 
     @property
-    def blocked(self) -> bool:
-        return any(hit.entry.severity is Severity.BLOCK for hit in self.hits)
+    def truncated(self) -> bool:
+        return len(self.hits) < self.hits_total
 
     @property
     def result(self) -> str:
         """block, warn or pass: the label of the compliance metric."""
-        return "block" if self.blocked else "warn" if self.hits else "pass"
+        return "block" if self.blocked else "warn" if self.hits_total else "pass"
 
     def as_dict(self) -> dict[str, Any]:
         return {"blocked": self.blocked, "result": self.result,
-                "hits": [hit.as_dict() for hit in self.hits]}  # fmt: skip
+                "hits": [hit.as_dict() for hit in self.hits],
+                "hits_total": self.hits_total, "truncated": self.truncated}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,19 +119,22 @@ class ComplianceChecker:
                 self._automaton.add_word(key, (len(key), _Exemption(phrase)))
         self._automaton.make_automaton()
 
-    def check(self, text: str) -> Verdict:
-        normalized = normalize(text)
-        matchable = compact(normalized)
-        found: list[tuple[int, int, Term]] = []
-        exempt: list[tuple[int, int]] = []
-        for last, (length, entry) in self._automaton.iter(matchable.text):
-            span = (last + 1 - length, last + 1)
-            if isinstance(entry, _Exemption):
-                exempt.append(span)
-            else:
-                found.append((*span, entry))
-        kept = _longest_unexempted(found, exempt)
-        return Verdict(tuple(_hit(text, matchable, start, end, term) for start, end, term in kept))
+    def check(self, text: str, limit: int | None = None) -> Verdict:
+        """Every hit in `text`, or with `limit` the first `limit` of them (and the count).
+
+        Linear in the length of the text: each character and each match costs a bounded
+        amount of work, so the caller bounds the time by bounding the input.
+        """
+        matchable = compact(normalize(text))
+        starts, ends, terms = _longest_unexempted(
+            self._automaton.iter(matchable.text), len(matchable.text)
+        )
+        shown = len(terms) if limit is None else min(max(limit, 0), len(terms))
+        return Verdict(
+            hits=tuple(_hit(text, matchable, starts[n], ends[n], terms[n]) for n in range(shown)),
+            hits_total=len(terms),
+            blocked=any(term.severity is Severity.BLOCK for term in terms),
+        )
 
 
 def default_checker(exempt_names: Sequence[str] = ()) -> ComplianceChecker:
@@ -137,17 +149,52 @@ def _match_keys(phrase: str) -> set[str]:
 
 
 def _longest_unexempted(
-    found: list[tuple[int, int, Term]], exempt: list[tuple[int, int]]
-) -> list[tuple[int, int, Term]]:
-    """Drop hits that start inside an exemption (第一 in 第一次, 最 in 本店最) and hits
-    contained in a longer hit (第一 inside 全国第一)."""
-    candidates = [hit for hit in found if not any(start <= hit[0] < end for start, end in exempt)]
-    candidates.sort(key=lambda hit: (hit[0], hit[0] - hit[1]))
-    kept: list[tuple[int, int, Term]] = []
-    for hit in candidates:
-        if not any(k[0] <= hit[0] and hit[1] <= k[1] for k in kept):
-            kept.append(hit)
-    return kept
+    matches: Iterable[tuple[int, tuple[int, Term | _Exemption]]], size: int
+) -> tuple[list[int], list[int], list[Term]]:
+    """Starts, ends and terms of the hits to report, in the order of the text.
+
+    Drops hits that start inside an exemption (第一 in 第一次, 最 in 本店最) and hits
+    contained in a longer hit (第一 inside 全国第一). `matches` are the automaton's
+    (last index, (length, entry)), which come in the order of their ends.
+
+    Copy made of nothing but terms (最最最…) has a match at every character, so this is
+    linear: no hit is compared with every other, and the spans are kept as plain ints
+    in three lists rather than a tuple each, which the garbage collector would walk.
+    """
+    starts: list[int] = []
+    ends: list[int] = []
+    terms: list[Term] = []
+    steps: list[int] = []  # +1 where an exemption starts, -1 where it ends
+    for last, (length, entry) in matches:
+        if isinstance(entry, _Exemption):
+            steps = steps or [0] * (size + 1)
+            steps[last + 1 - length] += 1
+            steps[last + 1] -= 1
+        else:
+            starts.append(last + 1 - length)
+            ends.append(last + 1)
+            terms.append(entry)
+    exempt = list(accumulate(steps)) if steps else None  # exemptions covering each place
+    # A stack of the hits kept so far: starts and ends both strictly increasing, so none
+    # contains another. Each hit ends no earlier than those before it, so it contains
+    # every kept hit that starts where it does or later, and only the top one (which
+    # may end where it ends) can contain it.
+    kept_starts: list[int] = []
+    kept_ends: list[int] = []
+    kept_terms: list[Term] = []
+    for start, end, term in zip(starts, ends, terms, strict=True):
+        if exempt is not None and exempt[start]:
+            continue
+        while kept_starts and kept_starts[-1] >= start:
+            kept_starts.pop()
+            kept_ends.pop()
+            kept_terms.pop()
+        if kept_ends and kept_ends[-1] >= end:
+            continue
+        kept_starts.append(start)
+        kept_ends.append(end)
+        kept_terms.append(term)
+    return kept_starts, kept_ends, kept_terms
 
 
 def _hit(source: str, matchable: Normalized, start: int, end: int, term: Term) -> Hit:

@@ -1,6 +1,9 @@
+import random
+
 import pytest
 
-from monitor.compliance import ComplianceChecker, Severity
+from monitor.compliance import ComplianceChecker, Severity, _Exemption
+from monitor.textnorm import compact, normalize
 
 
 @pytest.mark.parametrize(
@@ -76,3 +79,62 @@ def test_warnings_do_not_block(checker: ComplianceChecker) -> None:
 
 def test_clean_copy_has_no_hits(checker: ComplianceChecker) -> None:
     assert checker.check("精选阿拉比卡咖啡豆，中度烘焙，带有坚果和焦糖风味。").hits == ()
+
+
+def test_a_limit_keeps_the_first_hits_and_counts_and_judges_them_all(
+    checker: ComplianceChecker,
+) -> None:
+    copy = "想要优惠的加V信，" * 3 + "国家级品质"  # six warnings (加V, V信), then a block
+    verdict = checker.check(copy, limit=2)
+    assert [hit.entry.category for hit in verdict.hits] == ["offplatform"] * 2
+    assert (verdict.hits_total, verdict.truncated, verdict.blocked) == (7, True, True)
+    assert verdict.result == "block"
+    document = verdict.as_dict()
+    assert (len(document["hits"]), document["hits_total"], document["truncated"]) == (2, 7, True)
+    whole = checker.check(copy)
+    assert whole.hits[:2] == verdict.hits and len(whole.hits) == 7 and not whole.truncated
+
+
+def test_copy_made_only_of_terms_is_all_found_at_the_right_places(
+    checker: ComplianceChecker,
+) -> None:
+    copy = "国 家 级 " * 5000  # the shape of the request that froze the worker (issue 10)
+    verdict = checker.check(copy, limit=200)
+    assert (verdict.hits_total, len(verdict.hits), verdict.blocked) == (5000, 200, True)
+    assert [(hit.start, hit.text) for hit in verdict.hits[:2]] == [(0, "国 家 级"), (6, "国 家 级")]
+    assert verdict.hits[-1].start == 199 * 6
+
+
+def _reference(checker: ComplianceChecker, text: str) -> list[tuple[int, int, str]]:
+    """The checker's first, quadratic rule, written out: drop hits that start inside an
+    exemption, then hits contained in a kept one, in order of start, longest first."""
+    matchable = compact(normalize(text))
+    found: list[tuple[int, int, str]] = []
+    exempt: list[tuple[int, int]] = []
+    for last, (length, entry) in checker._automaton.iter(matchable.text):
+        span = (last + 1 - length, last + 1)
+        if isinstance(entry, _Exemption):
+            exempt.append(span)
+        else:
+            found.append((*span, entry.term))
+    candidates = [hit for hit in found if not any(s <= hit[0] < e for s, e in exempt)]
+    candidates.sort(key=lambda hit: (hit[0], hit[0] - hit[1]))
+    kept: list[tuple[int, int, str]] = []
+    for hit in candidates:
+        if not any(k[0] <= hit[0] and hit[1] <= k[1] for k in kept):
+            kept.append(hit)
+    return [(*matchable.source_span(start, end), term) for start, end, term in kept]
+
+
+def test_the_linear_rule_keeps_exactly_the_hits_of_the_pairwise_one(
+    checker: ComplianceChecker,
+) -> None:
+    """Random copy from pieces of terms and exemptions that overlap, nest and touch."""
+    pieces = ["第", "一", "次", "时间", "全国", "国家", "级", "最", "佳", "高", "本店", "店内",
+              "行业", "销量", "唯", "首", "次", "能效", "No", "1", "坊", "的", " ", "*", "，",
+              "稳赚", "不赔", "保本", "保息", "最高人民法院", "冠军同款", "独家"]  # fmt: skip
+    rng = random.Random(10)
+    for _ in range(1500):
+        copy = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 40)))
+        got = [(hit.start, hit.end, hit.entry.term) for hit in checker.check(copy).hits]
+        assert got == _reference(checker, copy), copy
