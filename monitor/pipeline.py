@@ -50,7 +50,9 @@ def enrich_batch(
     limits = settings.limits
     for raw in raws:
         try:
-            comment = parse_comment(parse_json(raw, limits), limits, settings.zone, now)
+            comment = parse_comment(
+                parse_json(raw, limits.max_record_bytes), limits, settings.zone, now
+            )
             records = [
                 (brand, _encoded(record, limits))
                 for brand, record in enricher.records(enricher.enrich(comment))
@@ -76,7 +78,7 @@ def _encoded(record: Mapping[str, Any], limits: LimitSettings) -> bytes:
 def read_scored(raw: bytes | None, settings: Settings) -> Mapping[str, Any]:
     """A record of the scored topic, checked before it is counted: anyone who can write
     to that topic could otherwise page people for any name, or stop the counting."""
-    record = parse_json(raw, settings.limits)
+    record = parse_json(raw, settings.limits.max_record_bytes, "a scored record")
     brand = record.get("brand")
     if not isinstance(brand, str) or not (brand == OTHER or settings.is_watched(brand)):
         raise RecordError("unknown_brand", f"brand {brand!r} is not in the config")

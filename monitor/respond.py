@@ -22,8 +22,7 @@ from typing import Any
 from alerts.delivery import MUTED, SENT, Delivery
 from alerts.playbook import Playbook
 from alerts.routing import Silence, route
-from monitor import strictjson
-from monitor.records import RecordError
+from monitor.records import RecordError, parse_json
 from monitor.response import (
     CLOSED,
     REFRESH,
@@ -195,18 +194,14 @@ class RespondStage:
                 writes.deliveries[key] = None
 
 
+MAX_EVENT_BYTES = 1_000_000  # the broker's own limit: the detector writes far less
+
+
 def parse_detection(raw: bytes | None) -> dict[str, Any] | None:
     """A record of the incidents topic as the detector's event, checked for everything the
     playbook reads; None for the playbook's own events (`CASE_EVENT`). Anything else is a
     RecordError with its reason, for the dead-letter topic."""
-    if not raw:
-        raise RecordError("empty", "the record is empty")
-    try:
-        document = strictjson.loads(raw)
-    except strictjson.StrictJSONError as error:
-        raise RecordError(error.reason, str(error)) from None
-    if not isinstance(document, dict):
-        raise RecordError("not_object", "an incident event must be a JSON object")
+    document = parse_json(raw, MAX_EVENT_BYTES, "an incident event")
     kind = _field(document, "event", str)
     if kind == CASE_EVENT:
         return None

@@ -143,9 +143,9 @@ def build_app(
                 except Exception as error:  # the broker refused it: the record is kept
                     result.dead.append(DeadLetter(event.value, "unsendable", repr(error)))
                     break
+                stats.scored += 1
             for dead in result.dead:
                 await send_dead_letter(dead, event.message)
-            stats.scored += len(result.records)
             stats.unattributed += result.unattributed
             now = clock()
             for created in result.created:
@@ -203,7 +203,11 @@ def build_app(
         elif not error and stats.broker_answered():
             names = list(stream.topics.model_dump().values())
             names += [table.changelog_topic.get_topic_name() for table in app.tables.values()]
-            created = await probe.ensure_topics(names, partitions)
+            try:
+                created = await probe.ensure_topics(names, partitions)
+            except Exception as failure:  # gone again: the next check says so
+                stats.broker_failed(clock(), f"{type(failure).__name__}: {failure}")
+                return
             lost = f"; it had lost these topics, created again: {', '.join(created)}"
             log.warning("the broker answers again%s", lost if created else "")
 

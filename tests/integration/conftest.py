@@ -22,6 +22,7 @@ from kafka import KafkaProducer
 from monitor.broker import embedded_broker, free_port
 from monitor.ingest import bootstrap_servers, follow_topic
 from monitor.settings import DEFAULT_CONFIG, TopicNames
+from tests.receivers import Receiver, receiver
 
 WAIT_SECONDS = 90.0
 
@@ -157,6 +158,13 @@ class MakePipeline(Protocol):
         alerts: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
     ) -> Pipeline: ...
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    """A webhook receiver that alerts can be sent to."""
+    with receiver() as running:
+        yield running
 
 
 @pytest.fixture(params=[1, 4], ids=["1-partition", "4-partitions"])

@@ -5,13 +5,11 @@ dead-lettered with their reason, and the agent goes on: a real incident behind t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from kafka import KafkaProducer
 
 from monitor.ingest import bootstrap_servers
-from tests.receivers import Receiver, receiver
+from tests.receivers import Receiver
 
 from .conftest import MakePipeline, wait_for
 from .test_playbook import ENV, alerts_config, eleven_negatives, titles
@@ -43,12 +41,6 @@ BAD = {
     b"[" * 200 + b"]" * 200: "too_deep",
     detector_event(at="9999-12-31T23:59:59+00:00"): "unprocessable",  # its deadlines overflow
 }
-
-
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    with receiver() as running:
-        yield running
 
 
 def test_bad_incident_records_are_dead_lettered_and_the_playbook_goes_on(

@@ -10,13 +10,11 @@ import re
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 from kafka import KafkaProducer
 
 from alerts.playbook import DEFAULT_PLAYBOOK
@@ -24,7 +22,7 @@ from monitor.ingest import bootstrap_servers
 from monitor.settings import load_settings
 from monitor.stream import build_app
 from tests.hostile import hostile
-from tests.receivers import Receiver, receiver
+from tests.receivers import Receiver
 
 from .conftest import MakePipeline, Pipeline, Worker, wait_for
 from .test_playbook import ENV, TOKEN, alerts_config, call, volume_case
@@ -134,12 +132,6 @@ def fetch(worker: Worker, method: str, path: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
-
-
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    with receiver() as running:
-        yield running
 
 
 def test_no_route_serves_case_data_without_the_token(

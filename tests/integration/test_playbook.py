@@ -10,19 +10,17 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 import yaml
 from typer.testing import CliRunner
 
 from alerts.playbook import DEFAULT_PLAYBOOK, load_playbook
 from monitor.cli import app
-from tests.receivers import Receiver, receiver
+from tests.receivers import Receiver
 
 from .conftest import MakePipeline, Worker, wait_for
 from .test_stream import comment
@@ -30,12 +28,6 @@ from .test_stream import comment
 TOKEN = "test-token-4f1c"
 SECRET = "webhook-secret"
 ENV = {"GUANCHAO_API_TOKEN": TOKEN, "HOOK_SECRET": SECRET}
-
-
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    with receiver() as running:
-        yield running
 
 
 def alerts_config(hook: Receiver, playbook: Path | None = None) -> dict[str, Any]:
