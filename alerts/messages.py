@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from monitor.response import REFRESH, Notice
+from monitor.settings import LEVELS
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 
 CLOSING = ("resolved", "false_alarm")
-LEVEL_ORDER = ("watch", "warning", "crisis")
 # A refresh says what the case is now: the template's words for its state.
 STATE_KINDS = {"open": "opened", "acknowledged": "acknowledged", "statement": "statement"}
 
@@ -81,7 +81,7 @@ def digest(messages: list[Message], language: str) -> Message:
     one more: one line each, so that a digest of many still fits a chat message. The
     messages ride along in `parts`: Alertmanager gets each incident as its own alert."""
     head = f"{len(messages)} 条告警汇总" if language == "zh" else f"{len(messages)} alerts"
-    level = max((message.level for message in messages), key=LEVEL_ORDER.index)
+    level = max((message.level for message in messages), key=LEVELS.index)
     lines = [f"{n}. {message.title}" for n, message in enumerate(messages, 1)]
     return Message(
         title=head,

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from monitor.settings import LevelName, ZoneName, load_yaml_model
+from monitor.settings import LEVELS, LevelName, ZoneName, load_yaml_model
 
 DEFAULT_PLAYBOOK = Path(__file__).with_name("playbook.yaml")
 DEADLINES = ("response", "statement", "solution")
@@ -108,7 +108,7 @@ class Rotation(_Frozen):
 
 class Playbook(_Frozen):
     levels: dict[LevelName, Deadlines] = Field(
-        default_factory=lambda: {level: Deadlines() for level in ("watch", "warning", "crisis")}
+        default_factory=lambda: {level: Deadlines() for level in LEVELS}
     )
     reminders: Reminders = Reminders()
     ack_minutes: int = Field(15, ge=1, description="Wait this long, then page the next tier.")
@@ -117,7 +117,7 @@ class Playbook(_Frozen):
 
     @model_validator(mode="after")
     def _complete(self) -> Playbook:
-        missing = {"watch", "warning", "crisis"} - set(self.levels)
+        missing = set(LEVELS) - set(self.levels)
         if missing:
             raise ValueError(f"deadlines missing for level(s): {', '.join(sorted(missing))}")
         return self

@@ -37,7 +37,6 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
     "resolve": ((ACKNOWLEDGED, STATEMENT), RESOLVED, DEADLINES),
     "false_alarm": ((OPEN, ACKNOWLEDGED, STATEMENT), FALSE_ALARM, ()),
 }
-LEVEL_NAMES = ("watch", "warning", "crisis")
 REFRESH = "refresh"  # a notice kind: the open case re-posted to Alertmanager, nobody paged
 
 
