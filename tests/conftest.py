@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from monitor.compliance import ComplianceChecker, default_checker
@@ -28,3 +30,15 @@ def snownlp_scorer(settings: Settings) -> Scorer:
 @pytest.fixture(scope="session")
 def checker() -> ComplianceChecker:
     return default_checker(exempt_names=["第一坊"])
+
+
+TIERS = {"unit": "unit", "cli": "unit", "integration": "integration"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked with its tier, from the folder it is in: `pytest -m unit` runs
+    the pure core and the CLI runner's tests, with no broker, server or browser."""
+    root = Path(__file__).parent
+    for item in items:
+        folder = Path(item.path).relative_to(root).parts[0]
+        item.add_marker(TIERS.get(folder, "integration"))
