@@ -24,8 +24,8 @@ import httpx
 
 from alerts.messages import Message, digest, render
 from alerts.sinks import DeliveryError, Limits, Sink
+from monitor.casework.cases import Notice
 from monitor.documents import Document
-from monitor.response import Notice
 from monitor.settings import AlertSettings
 
 log = logging.getLogger(__name__)

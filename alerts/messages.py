@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from monitor.response import REFRESH, Notice
+from monitor.casework.cases import REFRESH, Notice
 from monitor.settings import LEVELS
 
 TEMPLATES = Path(__file__).with_name("templates")

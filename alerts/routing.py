@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from monitor.casework.cases import Case, Notice
+from monitor.detect.rules import KEYWORD_CAUSE
 from monitor.documents import Document
-from monitor.response import Case, Notice
-from monitor.rules import KEYWORD_CAUSE
 from monitor.settings import SinkSettings
 
 ANY = "*"

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from monitor.api import MAX_HITS
-from monitor.compliance import default_checker
+from monitor.text.compliance import default_checker
+from monitor.web.api import MAX_HITS
 
 COPY_LINES = Path(__file__).with_name("data") / "copy_lines.tsv"
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from kafka import KafkaProducer
 
 from bench.stream import Deployment
-from monitor.broker import embedded_broker
-from monitor.ingest import bootstrap_servers, follow_topic
+from monitor.stream.broker import embedded_broker
+from monitor.stream.ingest import bootstrap_servers, follow_topic
 from tests.hostile import comment, hostile
 
 BRANDS = ["云朵咖啡", "山海茶饮"]

@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from monitor.segment import make_segmenter
-from monitor.sentiment import Rules, Scorer, load_model, load_rules
 from monitor.settings import load_settings
-from monitor.training import expected_calibration_error, split_examples
+from monitor.text.segment import make_segmenter
+from monitor.text.sentiment import Rules, Scorer, load_model, load_rules
+from monitor.text.training import expected_calibration_error, split_examples
 
 Method = Callable[[str], float]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -30,9 +30,9 @@ from typing import Any
 import yaml
 from kafka import KafkaProducer
 
-from monitor.broker import embedded_broker, free_port
-from monitor.ingest import bootstrap_servers, follow_topic
 from monitor.settings import DEFAULT_CONFIG, TopicNames
+from monitor.stream.broker import embedded_broker, free_port
+from monitor.stream.ingest import bootstrap_servers, follow_topic
 from tests.receivers import Receiver, receiver
 
 NEGATIVE = "物流太慢了，客服也不理人，避雷[怒]"

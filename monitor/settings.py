@@ -23,8 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from monitor.segment import Backend
-
+Backend = Literal["auto", "rjieba", "jieba"]  # which jieba build segments the text
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
 M = TypeVar("M", bound=BaseModel)
 

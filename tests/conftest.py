@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.compliance import ComplianceChecker, default_checker
-from monitor.enrich import build_scorer
-from monitor.sentiment import Scorer
+from monitor.detect.enrich import build_scorer
 from monitor.settings import Settings, load_settings
+from monitor.text.compliance import ComplianceChecker, default_checker
+from monitor.text.sentiment import Scorer
 
 
 @pytest.fixture(scope="session")

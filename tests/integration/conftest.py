@@ -19,9 +19,9 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from monitor.broker import embedded_broker, free_port
-from monitor.ingest import bootstrap_servers, follow_topic
 from monitor.settings import DEFAULT_CONFIG, TopicNames
+from monitor.stream.broker import embedded_broker, free_port
+from monitor.stream.ingest import bootstrap_servers, follow_topic
 from tests.receivers import Receiver, receiver
 
 WAIT_SECONDS = 90.0

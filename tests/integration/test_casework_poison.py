@@ -8,7 +8,7 @@ import json
 
 from kafka import KafkaProducer
 
-from monitor.ingest import bootstrap_servers
+from monitor.stream.ingest import bootstrap_servers
 from tests.receivers import Receiver
 
 from .conftest import MakePipeline, wait_for

@@ -11,7 +11,7 @@ import httpx
 from alerts.delivery import PENDING, SENT, Delivery, Dispatcher, RateLimit, plan
 from alerts.messages import Message
 from alerts.sinks import ConsoleSink, Limits, build_sinks
-from monitor.response import Notice, open_case
+from monitor.casework.cases import Notice, open_case
 from monitor.settings import AlertSettings, SinkSettings
 from tests.receivers import Receiver, receiver
 from tests.unit.test_response import PLAYBOOK, event

@@ -14,8 +14,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from monitor.dashboards import OUT as DASHBOARDS
-from monitor.dashboards import build
+from monitor.metrics.dashboards import OUT as DASHBOARDS
+from monitor.metrics.dashboards import build
 from monitor.settings import load_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -37,7 +37,8 @@ def test_the_dashboards_are_exactly_what_the_code_generates() -> None:
     shipped = {path.name: path.read_text(encoding="utf-8") for path in DASHBOARDS.glob("*.json")}
     assert shipped.keys() == built.keys()
     for name, text in built.items():
-        assert shipped[name] == text, f"{name} was edited by hand: run python -m monitor.dashboards"
+        regenerate = "python -m monitor.metrics.dashboards"
+        assert shipped[name] == text, f"{name} was edited by hand: run {regenerate}"
 
 
 def test_promtool_accepts_the_config_and_the_rules() -> None:

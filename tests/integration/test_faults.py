@@ -16,8 +16,8 @@ import pytest
 import yaml
 from kafka.admin import KafkaAdminClient
 
-from monitor.broker import embedded_broker, free_port
-from monitor.ingest import bootstrap_servers
+from monitor.stream.broker import embedded_broker, free_port
+from monitor.stream.ingest import bootstrap_servers
 
 from .conftest import MakePipeline, Pipeline, Worker, wait_for
 from .test_stream import comment, opened

@@ -17,10 +17,10 @@ from urllib.parse import quote
 
 from kafka import KafkaProducer
 
-from alerts.playbook import DEFAULT_PLAYBOOK
-from monitor.ingest import bootstrap_servers
+from monitor.casework.playbook import DEFAULT_PLAYBOOK
 from monitor.settings import load_settings
-from monitor.stream import build_app
+from monitor.stream.app import build_app
+from monitor.stream.ingest import bootstrap_servers
 from tests.hostile import hostile
 from tests.receivers import Receiver
 

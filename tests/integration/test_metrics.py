@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.broker import free_port
-from monitor.dashboards import OUT as DASHBOARDS
-from monitor.dashboards import queries
+from monitor.metrics.dashboards import OUT as DASHBOARDS
+from monitor.metrics.dashboards import queries
+from monitor.stream.broker import free_port
 
 from .conftest import MakePipeline, Worker, wait_for
 from .test_playbook import ENV, call, volume_case

@@ -18,8 +18,8 @@ from urllib.parse import quote
 import yaml
 from typer.testing import CliRunner
 
-from alerts.playbook import DEFAULT_PLAYBOOK, load_playbook
-from monitor.cli import app
+from monitor.casework.playbook import DEFAULT_PLAYBOOK, load_playbook
+from monitor.cli.main import app
 from tests.receivers import Receiver
 
 from .conftest import MakePipeline, Worker, wait_for

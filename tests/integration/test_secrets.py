@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from alerts.playbook import DEFAULT_PLAYBOOK
-from monitor.broker import free_port
+from monitor.casework.playbook import DEFAULT_PLAYBOOK
+from monitor.stream.broker import free_port
 from tests.receivers import Receiver, receiver
 
 from .conftest import MakePipeline, Worker, wait_for

@@ -25,8 +25,8 @@ from aiosmtpd.controller import Controller
 
 from alerts.messages import Message, digest
 from alerts.sinks import DeliveryError, Sink, build_sinks
-from monitor.broker import free_port
 from monitor.settings import ConfigError, SinkSettings
+from monitor.stream.broker import free_port
 from tests.receivers import Receiver, receiver
 
 # The real clock: Alertmanager judges startsAt/endsAt against its own.

@@ -20,8 +20,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from faust.web import Request, Response, View
 
-from monitor.api import MAX_BODY_BYTES, MAX_CHECKS_WAITING, MAX_HITS, register_compliance
-from monitor.compliance import ComplianceChecker, Verdict, load_terms
+from monitor.text.compliance import ComplianceChecker, Verdict, load_terms
+from monitor.web.api import MAX_BODY_BYTES, MAX_CHECKS_WAITING, MAX_HITS, register_compliance
 
 from .conftest import MakePipeline, Worker
 from .test_playbook import ENV, TOKEN

@@ -2,8 +2,8 @@ import random
 
 import pytest
 
-from monitor.compliance import ComplianceChecker, Severity, _Exemption
-from monitor.textnorm import compact, normalize
+from monitor.text.compliance import ComplianceChecker, Severity, _Exemption
+from monitor.text.normalise import compact, normalize
 
 
 @pytest.mark.parametrize(

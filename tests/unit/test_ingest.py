@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from monitor.ingest import Pacer, bootstrap_servers, outgoing, time_shifter
+from monitor.stream.ingest import Pacer, bootstrap_servers, outgoing, time_shifter
 
 ZONE = ZoneInfo("Asia/Shanghai")
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from monitor.counting import Counts
-from monitor.enrich import Enricher
-from monitor.pipeline import CountStage, Writes, enrich_batch, read_scored
-from monitor.records import DeadLetter, RecordError
+from monitor.detect.counting import Counts
+from monitor.detect.enrich import Enricher
+from monitor.detect.records import DeadLetter, RecordError
+from monitor.detect.stages import CountStage, Writes, enrich_batch, read_scored
 from monitor.settings import Settings
 from tests.hostile import comment, hostile
 

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.records import RecordError, parse_comment
+from monitor.detect.records import RecordError, parse_comment
 from monitor.settings import LimitSettings
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

@@ -14,10 +14,10 @@ import httpx
 
 from alerts.delivery import PENDING, SENT, Delivery, Dispatcher
 from alerts.messages import Message, digest, render
+from alerts.outbox import RespondStage, RespondWrites
 from alerts.routing import Silence
 from alerts.sinks import AlertmanagerSink, ConsoleSink, build_sinks
-from monitor.respond import RespondStage, RespondWrites
-from monitor.response import Case, act, open_case, refresh
+from monitor.casework.cases import Case, act, open_case, refresh
 from monitor.settings import AlertSettings, Settings, SinkSettings
 from tests.unit.test_response import DETECTED, PLAYBOOK, event, minutes
 

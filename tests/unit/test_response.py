@@ -7,10 +7,18 @@ from typing import Any
 
 import pytest
 
-from alerts.playbook import load_playbook
-from monitor.records import RecordError
-from monitor.respond import parse_detection
-from monitor.response import ActionError, Case, act, next_step_at, on_detection, open_case, tick
+from alerts.outbox import parse_detection
+from monitor.casework.cases import (
+    ActionError,
+    Case,
+    act,
+    next_step_at,
+    on_detection,
+    open_case,
+    tick,
+)
+from monitor.casework.playbook import load_playbook
+from monitor.detect.records import RecordError
 
 # A Thursday, 10:00 in Shanghai: 张伟 is on the weekday day shift.
 DETECTED = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from typing import Any
 
 from alerts.messages import render
 from alerts.routing import Silence, route
-from monitor.response import Case, Notice, open_case
+from monitor.casework.cases import Case, Notice, open_case
 from monitor.settings import SinkSettings
 from tests.unit.test_response import DETECTED, PLAYBOOK, event, minutes
 

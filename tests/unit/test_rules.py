@@ -1,7 +1,7 @@
 from collections import Counter
 
-from monitor.counting import WindowTotals
-from monitor.rules import Baseline, Level, evaluate
+from monitor.detect.counting import WindowTotals
+from monitor.detect.rules import Baseline, Level, evaluate
 from monitor.settings import RuleSettings
 
 RULES = RuleSettings()

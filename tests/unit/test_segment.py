@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.segment import make_segmenter
+from monitor.text.segment import make_segmenter
 
 CORPUS = Path(__file__).parents[1] / "data" / "corpus.txt"
 SAMPLE = Path(__file__).parents[2] / "monitor" / "samples" / "comments.jsonl"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sentiment import (
+from monitor.text.sentiment import (
     Label,
     ModelError,
     Scorer,

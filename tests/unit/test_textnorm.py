@@ -1,4 +1,4 @@
-from monitor.textnorm import compact, normalize
+from monitor.text.normalise import compact, normalize
 
 
 def test_traditional_becomes_simplified() -> None:

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sentiment import Label, Scorer, load_model, save_model
-from monitor.training import Example, TrainingError, expected_calibration_error, train
+from monitor.text.sentiment import Label, Scorer, load_model, save_model
+from monitor.text.training import Example, TrainingError, expected_calibration_error, train
 
 POSITIVE = ["好喝", "推荐", "满意", "喜欢", "超值", "惊喜", "贴心", "回购"]
 NEGATIVE = ["难喝", "失望", "退款", "投诉", "太慢", "敷衍", "后悔", "差评"]

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.windows import hour_bucket, threshold_crossings
+from monitor.detect.windows import hour_bucket, threshold_crossings
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 

@@ -21,9 +21,9 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from alerts.playbook import DEADLINES
-from monitor.counting import Counts
-from monitor.records import REASONS
+from monitor.casework.playbook import DEADLINES
+from monitor.detect.counting import Counts
+from monitor.detect.records import REASONS
 from monitor.settings import LEVELS, OTHER, Settings, is_drill
 
 PLATFORMS = ("weibo", "douyin", "xiaohongshu", "channels", "wechat", "wecom", "bilibili",

@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TableT, TopicT
 
-from monitor.pipeline import brand_of_key, brand_partition
+from monitor.detect.stages import brand_of_key, brand_partition
 
 BrandOf = Callable[[str, Any], str]
 TAIL_SECONDS = 5.0  # the longest `recover_tail` reads, once per rebalance

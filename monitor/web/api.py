@@ -36,12 +36,12 @@ import faust
 from aiohttp import web
 from faust.web import Request, Response, View
 
+from alerts.outbox import RespondStage, RespondWrites
 from alerts.routing import ANY, Silence
 from monitor import strictjson
-from monitor.compliance import ComplianceChecker
-from monitor.respond import RespondStage, RespondWrites
-from monitor.response import ACTIONS, ActionError, Case
+from monitor.casework.cases import ACTIONS, ActionError, Case
 from monitor.settings import LEVELS
+from monitor.text.compliance import ComplianceChecker
 
 MAX_NOTE_CHARS = 2000
 MAX_COPY_CHARS = 200_000

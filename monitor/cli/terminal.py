@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from monitor.inputs import InputError
-from monitor.sentiment import ModelError
+from monitor.cli.inputs import InputError
 from monitor.settings import ConfigError
-from monitor.training import TrainingError
+from monitor.text.sentiment import ModelError
+from monitor.text.training import TrainingError
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)

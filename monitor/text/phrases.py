@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import ahocorasick
 
-from monitor.textnorm import compact, normalize
+from monitor.text.normalise import compact, normalize
 
 
 class PhraseMatcher:

@@ -23,12 +23,12 @@ from typing import Any
 import yaml
 
 from lexicons import DIRECTORY as LEXICONS
-from monitor.segment import Segmenter
-from monitor.textnorm import normalize
+from monitor.text.normalise import normalize
+from monitor.text.segment import Segmenter
 
 MODEL_FORMAT = "guanchao-sentiment"
 MODEL_VERSION = 1
-PACKAGED_MODELS = {"social": Path(__file__).parent / "models" / "social.json.gz"}
+PACKAGED_MODELS = {"social": Path(__file__).parents[1] / "models" / "social.json.gz"}
 SNOWNLP_MODEL = "snownlp"
 
 

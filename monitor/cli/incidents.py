@@ -1,5 +1,5 @@
 """`guanchao incidents …` and `guanchao silences …`: the on-call person's verbs, calling the
-workers' incident API (`monitor/api.py`).
+workers' incident API (`monitor/web/api.py`).
 
 With several workers, give every worker's URL (comma-separated): each owns the incidents
 of its brands, so lists are merged and an action goes to the worker that has the incident.
@@ -19,11 +19,11 @@ import httpx
 import typer
 from rich.table import Table
 
-from monitor.drill import burst, drill_timings
-from monitor.ingest import produce_comments
-from monitor.review import review_html, review_markdown
+from monitor.casework.drill import burst, drill_timings
+from monitor.cli.terminal import ConfigOption, err, fail, out, user_errors
+from monitor.reports.review import review_html, review_markdown
 from monitor.settings import drill_name, load_settings
-from monitor.terminal import ConfigOption, err, fail, out, user_errors
+from monitor.stream.ingest import produce_comments
 
 incidents_app = typer.Typer(help="List, inspect and act on incidents; write reviews.")
 silences_app = typer.Typer(help="Mute alerts by brand and level for a while.")

@@ -1,4 +1,4 @@
-"""Guanchao's Grafana dashboards, as code: `python -m monitor.dashboards` writes them to
+"""Guanchao's Grafana dashboards, as code: `python -m monitor.metrics.dashboards` writes them to
 deploy/grafana/dashboards/, where Grafana's provisioning picks them up.
 
 Built with grafana-foundation-sdk, Grafana Labs' own typed builders generated from
@@ -23,7 +23,7 @@ from grafana_foundation_sdk.builders.timeseries import Panel as Timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
 
-OUT = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "dashboards"
+OUT = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards"
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="prometheus")
 BRAND = 'brand=~"$brand"'
 PLATFORM = 'platform=~"$platform"'

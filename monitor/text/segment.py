@@ -14,11 +14,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from lexicons import DIRECTORY as LEXICONS
-
-Backend = Literal["auto", "rjieba", "jieba"]
+from monitor.settings import Backend
 
 # Weibo codes and our placeholders ([怒], [url], [@]) stay whole; jieba would split them.
 _PROTECTED_RE = re.compile(r"(\[[^\[\]\s]{1,10}\])")

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.enrich import Enricher, Scored
-from monitor.records import RecordError, parse_comment
+from monitor.detect.enrich import Enricher, Scored
+from monitor.detect.records import RecordError, parse_comment
+from monitor.detect.windows import Crossing, hour_bucket, threshold_crossings
 from monitor.settings import Settings
-from monitor.windows import Crossing, hour_bucket, threshold_crossings
 
 TOP_KEYWORDS = 10
 

@@ -20,10 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.delivery import MUTED, SENT, Delivery
-from alerts.playbook import Playbook
 from alerts.routing import Silence, route
-from monitor.records import RecordError, parse_json
-from monitor.response import (
+from monitor.casework.cases import (
     CLOSED,
     REFRESH,
     ActionError,
@@ -36,6 +34,8 @@ from monitor.response import (
     refresh_step,
     tick,
 )
+from monitor.casework.playbook import Playbook
+from monitor.detect.records import RecordError, parse_json
 from monitor.settings import LEVELS, Settings
 
 KEEP_DELIVERED = timedelta(days=2)

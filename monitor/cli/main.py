@@ -26,13 +26,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
-from monitor.analysis import Analysis, analyze
-from monitor.broker import BrokerError, embedded_broker, free_port
-from monitor.compliance import Verdict, default_checker
-from monitor.enrich import Enricher, build_scorer
-from monitor.incidents import describe
-from monitor.incidents_cli import drill_app, incidents_app, silences_app
-from monitor.ingest import (
+from monitor.cli.incidents import drill_app, incidents_app, silences_app
+from monitor.cli.inputs import STDIN, Format, InputError, Row, open_source, read_rows
+from monitor.cli.terminal import ConfigOption, err, fail, out, user_errors
+from monitor.detect.enrich import Enricher, build_scorer
+from monitor.detect.incidents import describe
+from monitor.detect.records import REQUIRED_FIELDS
+from monitor.reports.analysis import Analysis, analyze
+from monitor.reports.analysis_html import render_report
+from monitor.settings import Settings, load_settings
+from monitor.stream.broker import BrokerError, embedded_broker, free_port
+from monitor.stream.ingest import (
     Pacer,
     ensure_topics,
     follow_topic,
@@ -40,15 +44,11 @@ from monitor.ingest import (
     produce_comments,
     time_shifter,
 )
-from monitor.inputs import STDIN, Format, InputError, Row, open_source, read_rows
-from monitor.records import REQUIRED_FIELDS
-from monitor.report import render_report
-from monitor.sentiment import BayesModel, Label, Scorer, save_model
-from monitor.settings import Settings, load_settings
-from monitor.terminal import ConfigOption, err, fail, out, user_errors
-from monitor.training import Example, Metrics, train
+from monitor.text.compliance import Verdict, default_checker
+from monitor.text.sentiment import BayesModel, Label, Scorer, save_model
+from monitor.text.training import Example, Metrics, train
 
-SAMPLE_EXPORT = Path(__file__).parent / "samples" / "comments.jsonl"
+SAMPLE_EXPORT = Path(__file__).parents[1] / "samples" / "comments.jsonl"
 MAX_COPY_BYTES = 1_000_000
 
 app = typer.Typer(
@@ -452,9 +452,9 @@ def _embedded(port: int | None = None) -> Iterator[str]:
 
 
 def _run_worker(settings: Settings, broker: str, web_port: int | None, loglevel: str) -> None:
-    from monitor.lograte import limit_repeats
     from monitor.redaction import install_redaction
-    from monitor.stream import Worker, build_app
+    from monitor.stream.app import Worker, build_app
+    from monitor.stream.lograte import limit_repeats
 
     install_redaction(settings)  # no secret in any log line, whatever mode configures later
     limit_repeats()  # a broker that is gone makes aiokafka log ~75 errors a second

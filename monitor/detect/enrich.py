@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from lexicons import DIRECTORY as LEXICONS
-from monitor.phrases import PhraseMatcher
-from monitor.records import Comment, RecordError
-from monitor.segment import make_segmenter
-from monitor.sentiment import (
+from monitor.detect.records import Comment, RecordError
+from monitor.settings import OTHER, Settings, drill_name
+from monitor.text.phrases import PhraseMatcher
+from monitor.text.segment import make_segmenter
+from monitor.text.sentiment import (
     BayesModel,
     Label,
     Scorer,
@@ -23,7 +24,6 @@ from monitor.sentiment import (
     load_rules,
     load_stopwords,
 )
-from monitor.settings import OTHER, Settings, drill_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.inputs import InputError
-from monitor.records import RecordError, parse_time
+from monitor.cli.inputs import InputError
+from monitor.detect.records import RecordError, parse_time
 from monitor.settings import Settings
 
 

@@ -27,17 +27,17 @@ import httpx
 from faust.types import StreamT, TableT, TopicT
 
 from alerts.delivery import PENDING, Delivery, Dispatcher
-from alerts.playbook import load_playbook
+from alerts.outbox import RespondStage, RespondWrites, parse_detection
 from alerts.routing import Silence
 from alerts.sinks import build_sinks
-from monitor.api import register_api
-from monitor.metrics import StreamStats
-from monitor.pipeline import brand_partition
-from monitor.records import DeadLetter, dead_letter
-from monitor.respond import RespondStage, RespondWrites, parse_detection
-from monitor.response import CLOSED
+from monitor.casework.cases import CLOSED
+from monitor.casework.playbook import load_playbook
+from monitor.detect.records import DeadLetter, dead_letter
+from monitor.detect.stages import brand_partition
+from monitor.metrics.collector import StreamStats
 from monitor.settings import Settings
-from monitor.tables import any_brand, case_brand, delivery_brand, publish, write_table
+from monitor.stream.tables import any_brand, case_brand, delivery_brand, publish, write_table
+from monitor.web.api import register_api
 
 log = logging.getLogger(__name__)
 

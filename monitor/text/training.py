@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from monitor.sentiment import BayesModel, Label, Scorer
+from monitor.text.sentiment import BayesModel, Label, Scorer
 
 T = TypeVar("T")
 

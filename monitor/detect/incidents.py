@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from monitor.counting import moment_of
-from monitor.rules import Detection, Level
+from monitor.detect.counting import moment_of
+from monitor.detect.rules import Detection, Level
 
 OPENED = "opened"
 UPDATED = "updated"

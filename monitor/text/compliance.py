@@ -19,7 +19,7 @@ import ahocorasick
 import yaml
 
 from lexicons import DIRECTORY as LEXICONS
-from monitor.textnorm import Normalized, compact, normalize
+from monitor.text.normalise import Normalized, compact, normalize
 
 CONTEXT_CHARS = 12
 

@@ -1,5 +1,5 @@
-"""The Faust app: topics, tables and two thin agents around `monitor.pipeline`; the
-playbook's agent, timer and dispatchers are added by `monitor.casework`.
+"""The Faust app: topics, tables and two thin agents around `monitor.detect.stages`; the
+playbook's agent, timer and dispatchers are added by `monitor.stream.casework`.
 
 comments ─► enrich ─► scored (keyed and partitioned by brand) ─► count ─► incidents ─► casework
                 └─► dead letters (original bytes, reason in the headers)
@@ -40,15 +40,10 @@ from faust.types import StreamT, TableT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from monitor.api import register_compliance
-from monitor.brokerwatch import BrokerProbe
-from monitor.casework import add_casework
-from monitor.compliance import default_checker
-from monitor.counting import Counts, Mention
-from monitor.enrich import Enricher
-from monitor.ingest import bootstrap_servers
-from monitor.metrics import Metrics, StreamStats
-from monitor.pipeline import (
+from monitor.detect.counting import Counts, Mention
+from monitor.detect.enrich import Enricher
+from monitor.detect.records import DeadLetter, dead_letter
+from monitor.detect.stages import (
     CountStage,
     Writes,
     brand_of_key,
@@ -56,9 +51,14 @@ from monitor.pipeline import (
     enrich_batch,
     read_scored,
 )
-from monitor.records import DeadLetter, dead_letter
+from monitor.metrics.collector import Metrics, StreamStats
 from monitor.settings import Settings
-from monitor.tables import publish, recover_tail, write_table
+from monitor.stream.brokerwatch import BrokerProbe
+from monitor.stream.casework import add_casework
+from monitor.stream.ingest import bootstrap_servers
+from monitor.stream.tables import publish, recover_tail, write_table
+from monitor.text.compliance import default_checker
+from monitor.web.api import register_compliance
 
 log = logging.getLogger(__name__)
 

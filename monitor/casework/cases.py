@@ -3,7 +3,7 @@
 open ─ack─► acknowledged ─statement─► statement ─resolve─► resolved
   └──────────────┴───────────────────────┴──false-alarm──► false_alarm
 
-A `Case` is the people's side of a detected incident (`monitor/incidents.py` is the
+A `Case` is the people's side of a detected incident (`monitor/detect/incidents.py` is the
 detector's side). It opens on the detector's "opened" event, takes a snapshot of the
 playbook, and from then on `tick` says which pages, reminders and missed deadlines are
 due at a given time. Each of those steps has a key, recorded in `done` when taken, so a
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from alerts.playbook import DEADLINES, Person, Playbook
+from monitor.casework.playbook import DEADLINES, Person, Playbook
 from monitor.documents import Document
 from monitor.settings import is_drill
 

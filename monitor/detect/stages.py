@@ -3,7 +3,7 @@
 `enrich_batch` turns raw comment bytes into scored records (or dead letters).
 `CountStage.process` counts scored records, keeps the hourly baseline, evaluates the rules
 and advances incidents, returning every state write and event for the Faust adapter
-(`monitor/stream.py`) to apply. Time comes from the records (event time) and from the
+(`monitor/stream/app.py`) to apply. Time comes from the records (event time) and from the
 clock passed in (processing time, for stamps only).
 """
 
@@ -18,11 +18,11 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 
-from monitor.counting import WINDOW_MINUTES, Counts, Mention
-from monitor.enrich import Enricher
-from monitor.incidents import Incident, step
-from monitor.records import DeadLetter, RecordError, dead_letter, parse_comment, parse_json
-from monitor.rules import Baseline, Detection, evaluate
+from monitor.detect.counting import WINDOW_MINUTES, Counts, Mention
+from monitor.detect.enrich import Enricher
+from monitor.detect.incidents import Incident, step
+from monitor.detect.records import DeadLetter, RecordError, dead_letter, parse_comment, parse_json
+from monitor.detect.rules import Baseline, Detection, evaluate
 from monitor.settings import OTHER, LimitSettings, Settings
 
 HOURLY_KEYWORDS = 50

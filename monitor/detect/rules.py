@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from monitor.counting import WindowTotals
+from monitor.detect.counting import WindowTotals
 from monitor.settings import RuleSettings
 
 NEGATIVE_VOLUME = "negative_volume"

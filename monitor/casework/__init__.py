@@ -1,0 +1,1 @@
+"""Casework: the playbook, cases and their state machine, drills."""

@@ -1,0 +1,1 @@
+"""Detection: the comment record, counting in the rolling hour, rules, incidents, the stages."""

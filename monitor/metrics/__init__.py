@@ -1,0 +1,1 @@
+"""Prometheus metrics of a worker; the Grafana boards as code."""

@@ -1,0 +1,1 @@
+"""Offline reports: `guanchao analyze` and the post-incident review."""

@@ -1,0 +1,1 @@
+"""The Faust adapter: the app, its agents, tables and timers; the broker."""

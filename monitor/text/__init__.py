@@ -1,0 +1,1 @@
+"""Text: normalising, segmenting, sentiment and its training, the advertising-law check."""
