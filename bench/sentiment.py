@@ -1,27 +1,49 @@
 """Sentiment accuracy and speed, every method side by side in one run.
 
     .venv/bin/python bench/sentiment.py [--sample 2000] [--data ../shared/data]
+    .venv/bin/python bench/sentiment.py --loso [--sample 4000] [--variant ngrams ...]
 
 For each CSV in the data folder (text,label[,emotion]), a balanced sample of positive and
 negative items from the part the packaged model never saw (the held-out split that
 `guanchao train` made of train/ files, with the same seed; all of dev/) is scored by each
 method; a text counts as positive at P(positive) >= 0.5. ECE is the calibration error.
 Speed is texts per second on one core, model loading excluded.
+
+`--loso` measures instead how the project's own training transfers: see `loso` below.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import math
 import random
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from monitor.detect.enrich import build_scorer
 from monitor.settings import load_settings
+from monitor.text.normalise import MENTION_TOKEN, URL_TOKEN
 from monitor.text.segment import make_segmenter
-from monitor.text.sentiment import Rules, Scorer, load_model, load_rules
-from monitor.text.training import expected_calibration_error, split_examples
+from monitor.text.sentiment import (
+    BayesModel,
+    Label,
+    Rules,
+    Scorer,
+    Sentiment,
+    load_model,
+    load_rules,
+)
+from monitor.text.training import (
+    Example,
+    expected_calibration_error,
+    ngram_features,
+    split_examples,
+    train,
+)
 
 Method = Callable[[str], float]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -106,17 +128,286 @@ def evaluate(method: Method, sample: list[tuple[str, bool]]) -> dict[str, float]
     }
 
 
+# Leave one source out -------------------------------------------------------------------
+#
+# For every CSV (train/ and dev/), a model is trained with `monitor.text.training.train` on
+# the train/ sources of other families and measured on the left-out one; "in-domain" is one
+# model trained on every train/ source and measured on the same items. A family is a file
+# name without `_train`/`_dev`/`_test`: smp2020_usual_train and smp2020_usual_dev are one
+# task, so neither is trained on when the other is left out, and dev/ is never trained on.
+#
+# Rows: each train/ file gives the same fraction of its rows for training, so sources keep
+# their natural sizes (the largest gives `--sample`); measured are up to `--sample` other
+# rows of every file at its natural label mix, and a balanced sub-sample of those (as many
+# of each label as the rarest has). The negative threshold is what `train` picks on its
+# calibration split of the training sources (dev=[]), never on the left-out set.
+
+UNTRAINED = BayesModel(prior=0.0, unseen=0.0, weights={}, stopwords=frozenset(), source="none")
+LABELS = {"positive": Label.POSITIVE, "negative": Label.NEGATIVE, "neutral": Label.NEUTRAL}
+VARIANTS = ("words", "ngrams", "strip-codes", "equal-sources")
+CODE_SOURCES = ("weibo_senti_100k_partial",)  # labels follow the codes
+_CODE_RE = re.compile(r"\[[^\[\]\s]{1,10}\]")
+_SPLIT_RE = re.compile(r"_(train|dev|test)$")
+
+
+def family(source: str) -> str:
+    return _SPLIT_RE.sub("", source)
+
+
+def loso_pools(
+    files: list[Path], sample: int, seed: int
+) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[tuple[str, str]]]]:
+    """(training rows, measured rows) per source; see the comment above."""
+    rows = {path: read_rows(path) for path in files}
+    largest = max(len(found) for path, found in rows.items() if path.parent.name == "train")
+    fraction = min(1.0, sample / largest)
+    training: dict[str, list[tuple[str, str]]] = {}
+    measured: dict[str, list[tuple[str, str]]] = {}
+    for path, found in rows.items():
+        shuffled = [(text, label) for text, label, _ in found]
+        random.Random(f"{seed}:{path.stem}").shuffle(shuffled)
+        cut = round(len(shuffled) * fraction) if path.parent.name == "train" else 0
+        if cut:
+            training[path.stem] = shuffled[:cut]
+        measured[path.stem] = shuffled[cut : cut + sample]
+    return training, measured
+
+
+def is_code(token: str) -> bool:
+    return token not in (URL_TOKEN, MENTION_TOKEN) and _CODE_RE.fullmatch(token) is not None
+
+
+def featurise(tokens: Sequence[str], variant: set[str]) -> tuple[str, ...]:
+    return ngram_features(tokens) if "ngrams" in variant else tuple(tokens)
+
+
+def loso_examples(
+    rows: dict[str, list[tuple[str, str]]],
+    tokens: dict[str, list[str]],
+    variant: set[str],
+    for_training: bool,
+) -> dict[str, list[Example]]:
+    found: dict[str, list[Example]] = {}
+    for source, items in rows.items():
+        strip = for_training and "strip-codes" in variant and source in CODE_SOURCES
+        examples = found.setdefault(source, [])
+        for text, label in items:
+            words = [t for t in tokens[text] if not is_code(t)] if strip else tokens[text]
+            if words:
+                examples.append(Example(featurise(words, variant), LABELS[label], source))
+    return found
+
+
+def loso_measure(scorer: Scorer, examples: list[Example], seed: int) -> dict[str, float]:
+    """Natural mix and balanced: balanced accuracy (positive vs negative items, positive at
+    P >= 0.5), negative precision and recall (the scorer's own label; a neutral item called
+    negative is a false alarm), and the share of neutral items called negative."""
+    scored = [(example.label, scorer.score_tokens(example.tokens)) for example in examples]
+    by_label: dict[Label, list[int]] = {}
+    for index, (label, _) in enumerate(scored):
+        by_label.setdefault(label, []).append(index)
+    rng = random.Random(seed)
+    least = min(len(indices) for indices in by_label.values())
+    balanced = [i for indices in by_label.values() for i in rng.sample(indices, least)]
+    result = {}
+    for prefix, picked in (("", range(len(scored))), ("bal_", balanced)):
+        items = [scored[i] for i in picked]
+        result |= {f"{prefix}{name}": value for name, value in _loso_metrics(items).items()}
+    return result
+
+
+def _loso_metrics(items: list[tuple[Label, Sentiment]]) -> dict[str, float]:
+    counts = dict.fromkeys(Label, 0)
+    called_negative = dict.fromkeys(Label, 0)
+    right = dict.fromkeys(Label, 0)
+    for label, sentiment in items:
+        counts[label] += 1
+        called_negative[label] += sentiment.label is Label.NEGATIVE
+        right[label] += (sentiment.positive >= 0.5) == (label is Label.POSITIVE)
+    calls = sum(called_negative.values())
+    polar = (Label.POSITIVE, Label.NEGATIVE)
+    return {
+        "n": len(items),
+        "negative_auc": _negative_auc(items),
+        "balanced_accuracy": sum(_share(right[lb], counts[lb]) for lb in polar) / 2,
+        "neg_precision": _share(called_negative[Label.NEGATIVE], calls),
+        "neg_recall": _share(called_negative[Label.NEGATIVE], counts[Label.NEGATIVE]),
+        "neutral_as_negative": _share(called_negative[Label.NEUTRAL], counts[Label.NEUTRAL]),
+    }
+
+
+def _negative_auc(items: list[tuple[Label, Sentiment]]) -> float:
+    """ROC AUC of negative against everything else (neutral included) by P(positive): how
+    well the model ranks, whatever threshold `train` picked."""
+    from sklearn.metrics import roc_auc_score
+
+    truth = [label is Label.NEGATIVE for label, _ in items]
+    if all(truth) or not any(truth):
+        return math.nan
+    return float(roc_auc_score(truth, [-sentiment.positive for _, sentiment in items]))
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else math.nan
+
+
+class LosoModels:
+    """The models of one variant, trained on demand: one per set of left-out families."""
+
+    def __init__(
+        self, base: Scorer, training: dict[str, list[Example]], variant: set[str], seed: int
+    ) -> None:
+        self.base, self.training, self.variant, self.seed = base, training, variant, seed
+        self._models: dict[frozenset[str], Scorer] = {}
+
+    def without(self, left_out: frozenset[str]) -> Scorer:
+        if left_out not in self._models:
+            examples = [
+                example
+                for source, found in self.training.items()
+                if family(source) not in left_out
+                for example in found
+            ]
+            equal = "equal-sources" in self.variant
+            result = train(examples, [], self.base, seed=self.seed, balance_sources=equal)
+            thresholds = replace(self.base.thresholds, negative_below=result.negative_below)
+            self._models[left_out] = Scorer(
+                self.base.segmenter, result.model, self.base.rules, thresholds
+            )
+        return self._models[left_out]
+
+
+LOSO_COLUMNS = (
+    "n", "negative_auc", "balanced_accuracy", "neg_precision", "neg_recall", "neutral_as_negative"
+)  # fmt: skip
+LOSO_HEADS = ("n", "negAUC", "balAcc", "negP", "negR", "neu→neg")
+KINDS = ("in-domain", "left-out")
+
+
+def loso(args: argparse.Namespace, files: list[Path]) -> None:
+    started = time.perf_counter()
+    base = build_scorer(load_settings(), UNTRAINED)
+    training_rows, measured_rows = loso_pools(files, args.sample, args.seed)
+    texts = {
+        text for rows in (training_rows, measured_rows) for r in rows.values() for text, _ in r
+    }
+    tokens = {text: base.tokens(text) for text in texts}
+    sizes = ", ".join(f"{source} {len(rows)}" for source, rows in sorted(training_rows.items()))
+    print(f"training rows per source: {sizes}")
+    print(f"measured: up to {args.sample} other rows per source")
+    chosen = [set(name.split("+")) - {"words"} for name in args.variant or []]
+    variants = [set(), *(variant for variant in chosen if variant)]
+    summaries: dict[str, dict[str, dict[str, float]]] = {}
+    for variant in variants:
+        name = "+".join(sorted(variant)) or "words"
+        models = LosoModels(
+            base,
+            loso_examples(training_rows, tokens, variant, for_training=True),
+            variant,
+            args.seed,
+        )
+        rows: dict[str, dict[str, dict[str, float]]] = {}
+        measured = loso_examples(measured_rows, tokens, variant, for_training=False)
+        for source, examples in sorted(measured.items()):
+            for kind, left_out in zip(
+                KINDS, (frozenset(), frozenset({family(source)})), strict=True
+            ):
+                scorer = models.without(left_out)
+                rows.setdefault(source, {})[kind] = loso_measure(scorer, examples, args.seed) | {
+                    "negative_below": scorer.thresholds.negative_below
+                }
+        summaries[name] = print_loso_table(name, rows)
+        print(f"  ({time.perf_counter() - started:.0f} s so far)")
+    if len(summaries) > 1:
+        print_loso_summary(summaries)
+
+
+def _cells(values: dict[str, float], prefix: str) -> str:
+    cells = []
+    for column, head in zip(LOSO_COLUMNS, LOSO_HEADS, strict=True):
+        value = values.get(prefix + column, math.nan)
+        if head == "n":
+            cells.append(f"{value:5.0f}")
+        else:
+            cells.append(f"{'–':>7}" if math.isnan(value) else f"{value:7.3f}")
+    return " ".join(cells)
+
+
+def _line(label: str, kind: str, values: dict[str, float]) -> str:
+    return (
+        f"{label[:26]:26} {kind:10} {values['negative_below']:5.3f} | "
+        f"{'':13}{_cells(values, '')} | {'':10}{_cells(values, 'bal_')}"
+    )
+
+
+def print_loso_table(
+    name: str, rows: dict[str, dict[str, dict[str, float]]]
+) -> dict[str, dict[str, float]]:
+    """The table of one variant; returns the mean of each column per kind of model."""
+    heads = " ".join(f"{head:>5}" if head == "n" else f"{head:>7}" for head in LOSO_HEADS)
+    print(f"\nvariant: {name}")
+    print(f"{'measured on':26} {'model':10} {'thr':>5} | natural mix: {heads} | balanced: {heads}")
+    columns: dict[str, dict[str, list[float]]] = {}
+    for source, kinds in rows.items():
+        for kind, values in kinds.items():
+            print(_line(source if kind == KINDS[0] else "", kind, values))
+            for key, value in values.items():
+                if not math.isnan(value):
+                    columns.setdefault(kind, {}).setdefault(key, []).append(value)
+    means = {
+        kind: {key: sum(found) / len(found) for key, found in found_by_key.items()}
+        for kind, found_by_key in columns.items()
+    }
+    for kind, values in means.items():
+        print(_line("mean" if kind == KINDS[0] else "", kind, values))
+    return means
+
+
+def print_loso_summary(summaries: dict[str, dict[str, dict[str, float]]]) -> None:
+    """Means over the measured sets, each variant against plain words."""
+    keys = ("negative_auc", "balanced_accuracy", "neg_precision", "bal_neg_precision",
+            "neg_recall", "bal_neg_recall", "neutral_as_negative")  # fmt: skip
+    heads = ("negAUC", "balAcc", "negP", "negP bal", "negR", "negR bal", "neu→neg")
+    print("\nmeans over the measured sets (Δ against words):")
+    print(f"{'variant':33} {'model':10} " + " ".join(f"{head:>15}" for head in heads))
+    baseline = summaries["words"]
+    for name, summary in summaries.items():
+        for kind, values in summary.items():
+            cells = [
+                f"{values[key]:.3f}"
+                + ("" if name == "words" else f" ({values[key] - baseline[kind][key]:+.3f})")
+                for key in keys
+            ]
+            print(f"{name:33} {kind:10} " + " ".join(f"{cell:>15}" for cell in cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--sample", type=int, default=2000)
+    parser.add_argument(
+        "--sample", type=int, default=2000, help="balanced sample per set; with --loso, rows"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--held-out", type=float, default=0.1, help="as given to guanchao train")
     parser.add_argument("--split-seed", type=int, default=7, help="as given to guanchao train")
+    parser.add_argument(
+        "--loso", action="store_true", help="leave-one-source-out training and measuring"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        help=f"with --loso, also train this way ({', '.join(VARIANTS)}; join with +)",
+    )
     args = parser.parse_args()
     files = sorted(args.data.rglob("*.csv"), key=lambda path: (path.parent.name, path.name))
     if not files:
         raise SystemExit(f"no CSV files under {args.data}")
+    for name in args.variant or []:
+        if not set(name.split("+")) <= set(VARIANTS):
+            parser.error(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+    if args.loso:
+        loso(args, files)
+        return
     scorers = methods(load_settings().sentiment.model)
     header = (
         f"{'dataset':32} {'method':20} {'acc':>6} {'mF1':>6} {'negP':>6} {'negR':>6} {'texts/s':>9}"

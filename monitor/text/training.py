@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -19,6 +20,7 @@ from monitor.text.sentiment import BayesModel, Label, Scorer
 T = TypeVar("T")
 
 CALIBRATION_BINS = 10
+CHAR_NGRAM = "c:"
 
 
 class TrainingError(ValueError):
@@ -70,10 +72,38 @@ def example_group(example: Example) -> tuple[str, Label]:
     return example.source, example.label
 
 
+def ngram_features(
+    tokens: Sequence[str], word_ngrams: int = 2, char_ngrams: tuple[int, int] = (1, 3)
+) -> tuple[str, ...]:
+    """The tokens, then word n-grams (2..`word_ngrams`) and character n-grams of the text the
+    tokens spell, each a string of its own: still one weight per feature, one lookup each.
+
+    The extra features carry prefixes (`w2:`, `c:`) that no lexicon rule matches, and come
+    after the words so that negation windows count words only. A model trained on these
+    features must be scored on `ngram_features(scorer.tokens(text))`.
+    """
+    features = list(tokens)
+    for n in range(2, word_ngrams + 1):
+        features += (f"w{n}:" + " ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    text = "".join(tokens)
+    low, high = char_ngrams
+    for n in range(low, high + 1):
+        features += (CHAR_NGRAM + text[i : i + n] for i in range(len(text) - n + 1))
+    return tuple(features)
+
+
 def fit_weights(
-    examples: Sequence[Example], regularisation: float, min_count: int, source: str
+    examples: Sequence[Example],
+    regularisation: float,
+    min_count: int,
+    source: str,
+    balance_sources: bool = False,
 ) -> BayesModel:
-    """Logistic regression on which tokens a text contains (positive vs negative)."""
+    """Logistic regression on which tokens a text contains (positive vs negative).
+
+    With `balance_sources`, every source weighs the same in the fit however many examples
+    it has (sample weights averaging one, so the regularisation keeps its strength).
+    """
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -84,7 +114,13 @@ def fit_weights(
     features = vectorizer.fit_transform([example.tokens for example in polar])
     target = [example.label is Label.POSITIVE for example in polar]
     classifier = LogisticRegression(C=regularisation, max_iter=2000, solver="liblinear")
-    classifier.fit(features, target)
+    weights_by_example = None
+    if balance_sources:
+        sizes = Counter(example.source for example in polar)
+        weights_by_example = [
+            len(polar) / (len(sizes) * sizes[example.source]) for example in polar
+        ]
+    classifier.fit(features, target, sample_weight=weights_by_example)
     vocabulary = vectorizer.get_feature_names_out()
     weights = {
         str(token): round(float(weight), 4)
@@ -204,13 +240,15 @@ def train(
     min_count: int = 2,
     target_precision: float = 0.85,
     source: str = "guanchao train",
+    balance_sources: bool = False,
 ) -> TrainingResult:
     """Fit, calibrate, pick the negative threshold (on `dev` when given), and measure.
 
     `scorer` supplies the rules and the label band that the trained model will run under.
+    `balance_sources` weighs every source equally in the fit instead of by its size.
     """
     training, calibration, test = split_examples(examples, example_group, held_out, seed)
-    fitted = fit_weights(training, regularisation, min_count, source)
+    fitted = fit_weights(training, regularisation, min_count, source, balance_sources)
     scale, offset = fit_calibration(_with(scorer, fitted), calibration)
     model = replace(fitted, scale=scale, offset=offset)
     tuning = list(dev) or calibration
