@@ -17,8 +17,9 @@ from monitor.sentiment import ModelError
 from monitor.settings import ConfigError
 from monitor.training import TrainingError
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# No emoji codes: a message quoting `host:x:` or copy with `:ok:` in it is printed as given.
+err = Console(stderr=True, soft_wrap=True, emoji=False)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
 
 ConfigOption = Annotated[
     Path | None,
