@@ -303,18 +303,34 @@ def load_yaml_model(source: Path, model: type[M], what: str) -> M:
     """Read a YAML file into a pydantic model; errors name the file and the line."""
     try:
         text = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read {what} {source}: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {what} {source}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read {what} {source}: not UTF-8 text") from None
     try:
         document = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+        raise ConfigError(_yaml_problem(error, source)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a {what}") from None
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of settings")
     try:
         return model.model_validate(document)
     except ValidationError as error:
+        if not document:  # not one line per missing field
+            raise ConfigError(f"{source}: the {what} is empty") from None
         raise ConfigError(_describe(error, source, text)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a {what}") from None
+
+
+def _yaml_problem(error: yaml.YAMLError, source: Path) -> str:
+    """One line: PyYAML's own message spans several, with a caret under the spot."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{where}: not valid YAML: {' '.join(str(problem).split())}"
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:

@@ -246,7 +246,11 @@ def drill(
         settings = load_settings(config)
         size = count or settings.threshold_for(brand) + 5
         started = datetime.now(UTC)
-        produce_comments(broker, settings, burst(brand, size, uuid.uuid4().hex[:8], started))
+        delivery = produce_comments(
+            broker, settings, burst(brand, size, uuid.uuid4().hex[:8], started)
+        )
+    if delivery.failed:
+        fail(f"drill: {delivery.describe(settings.stream.topics.comments)}")
     err.print(f"drill: {size} complaints about {brand} sent at {started:%H:%M:%S}")
     case = _wait_for(lambda: _drill_case(client, brand, started), wait, "the drill incident")
     detected = datetime.fromisoformat(case["detected_at"])

@@ -9,13 +9,14 @@ million is counted and skipped rather than fatal.
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
+
+from monitor import strictjson
 
 Format = Literal["auto", "lines", "csv", "jsonl"]
 STDIN = "-"
@@ -24,6 +25,27 @@ _SNIFF_BYTES = 8192
 
 class InputError(ValueError):
     """A file that cannot be read at all; the message says what to do about it."""
+
+
+# Why a JSONL row was refused (strictjson's reason → the count's label).
+JSON_PROBLEMS = {
+    "not_json": "not valid JSON",
+    "too_deep": "nested too deep",
+    "bad_number": "not a usable number",
+    "bad_text": "lone surrogate in a string",
+}
+
+
+def check_encoding(encoding: str) -> None:
+    """An `--encoding` that Python cannot decode text with is the user's mistake."""
+    try:
+        b"x".decode(encoding)  # not b"": decoding nothing looks no codec up
+    except UnicodeError:
+        return  # a text encoding that cannot decode this byte alone: still one
+    except (LookupError, ValueError):  # unknown, or a bytes-to-bytes codec such as hex
+        raise InputError(
+            f"{encoding!r} is not a text encoding Python knows (try utf-8 or gbk)"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +82,13 @@ def read_rows(
 ) -> Iterator[Row]:
     """Rows of a file; `required` columns must exist in a CSV header (and the first `required`
     column is what a plain line becomes). `on_bytes` reports progress."""
+    check_encoding(encoding)
     head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES] if hasattr(stream, "peek") else b""
     if b"\x00" in head:
         raise InputError(f"{name} looks like a binary file, not text")
     lines = _decoded_lines(stream, name, encoding, on_bytes)
     first = next(lines, None)
-    while first is not None and not first[1].strip():
+    while first is not None and not first[1].strip() and not first[2]:
         first = next(lines, None)
     if first is None:
         raise InputError(f"{name} is empty")
@@ -96,13 +119,27 @@ def _decoded_lines(
     for number, raw in enumerate(stream, start=1):
         on_bytes(len(raw))
         try:
-            yield number, raw.decode(encoding), None
-        except UnicodeDecodeError:
+            text = raw.decode(encoding)
+        except UnicodeError:  # idna and punycode raise the parent class
             if number == 1:
                 raise InputError(
                     f"{name} is not {encoding} text (try --encoding gbk for Excel exports)"
                 ) from None
             yield number, "", f"not valid {encoding}"
+            continue
+        if not text.isascii() and not encodable(text):  # unicode_escape makes surrogates
+            yield number, "", JSON_PROBLEMS["bad_text"]
+            continue
+        yield number, text, None
+
+
+def encodable(text: str) -> bool:
+    """False for text with a lone surrogate: it cannot be written out as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _chain(first: _Line, rest: Iterator[_Line]) -> Iterator[_Line]:
@@ -117,9 +154,9 @@ def _jsonl_rows(lines: Iterator[_Line]) -> Iterator[Row]:
                 yield Row(number, {}, error)
             continue
         try:
-            document = json.loads(text)
-        except json.JSONDecodeError:
-            yield Row(number, {}, "not valid JSON", raw=text)
+            document = strictjson.loads(text)
+        except strictjson.StrictJSONError as refused:
+            yield Row(number, {}, JSON_PROBLEMS.get(refused.reason, "not valid JSON"), raw=text)
             continue
         if isinstance(document, dict):
             yield Row(number, document)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +29,16 @@ from rich.progress import BarColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
 from monitor.cli.incidents import drill_app, incidents_app, silences_app
-from monitor.cli.inputs import STDIN, Format, InputError, Row, open_source, read_rows
+from monitor.cli.inputs import (
+    STDIN,
+    Format,
+    InputError,
+    Row,
+    check_encoding,
+    encodable,
+    open_source,
+    read_rows,
+)
 from monitor.cli.terminal import ConfigOption, err, fail, out, user_errors
 from monitor.detect.enrich import Enricher, build_scorer
 from monitor.detect.incidents import describe
@@ -37,6 +48,8 @@ from monitor.reports.analysis_html import render_report
 from monitor.settings import Settings, load_settings
 from monitor.stream.broker import BrokerError, embedded_broker, free_port
 from monitor.stream.ingest import (
+    DELIVERY_TIMEOUT_SECONDS,
+    Delivery,
     Pacer,
     ensure_topics,
     follow_topic,
@@ -46,7 +59,7 @@ from monitor.stream.ingest import (
 )
 from monitor.text.compliance import Verdict, default_checker
 from monitor.text.sentiment import BayesModel, Label, Scorer, save_model
-from monitor.text.training import Example, Metrics, train
+from monitor.text.training import Example, Metrics, TrainingError, check_options, train
 
 SAMPLE_EXPORT = Path(__file__).parents[1] / "samples" / "comments.jsonl"
 MAX_COPY_BYTES = 1_000_000
@@ -132,7 +145,12 @@ def score(
                     skipped[problem] += 1
                     continue
                 result = scorer.score(row.fields["text"]).as_dict()
-                sys.stdout.write(json.dumps({**row.fields, **result}, ensure_ascii=False) + "\n")
+                try:  # Infinity and NaN are not JSON: such a row is skipped, never printed
+                    line = json.dumps({**row.fields, **result}, ensure_ascii=False, allow_nan=False)
+                except ValueError:
+                    skipped["not a usable number"] += 1
+                    continue
+                sys.stdout.write(line + "\n")
                 done += 1
     _report_skipped(skipped, done, "scored")
 
@@ -161,6 +179,7 @@ def check(
 
 
 def _read_copy(source: str, encoding: str) -> str:
+    check_encoding(encoding)
     with open_source(source) as stream:
         data = stream.read(MAX_COPY_BYTES + 1)
     if len(data) > MAX_COPY_BYTES:
@@ -169,10 +188,12 @@ def _read_copy(source: str, encoding: str) -> str:
         raise InputError(f"{source} looks like a binary file, not text")
     try:
         text = data.decode(encoding)
-    except UnicodeDecodeError:
+    except UnicodeError:
         raise InputError(
             f"{source} is not {encoding} text (try --encoding gbk for Excel exports)"
         ) from None
+    if not encodable(text):
+        raise InputError(f"{source} decodes to a lone surrogate, not text")
     if not text.strip():
         raise InputError(f"{source} is empty")
     return text
@@ -299,6 +320,9 @@ def train_command(
     print its held-out evaluation and write a model file the config can point at."""
     if not 0 < held_out < 0.5:
         fail("--held-out must be between 0 and 0.5")
+    with user_errors():
+        check_options(regularisation, min_count, target_precision)
+        check_encoding(encoding)
     if importlib.util.find_spec("sklearn") is None:
         fail("guanchao train needs scikit-learn: pip install 'guanchao[train]'")
     with user_errors():
@@ -308,11 +332,16 @@ def train_command(
         examples = [e for source in sources for e in _examples(source, scorer, encoding, skipped)]
         tuning = [e for source in dev or [] for e in _examples(source, scorer, encoding, skipped)]
         _report_skipped(skipped, len(examples) + len(tuning), "read")
-        result = train(
-            examples, tuning, scorer, held_out=held_out, seed=seed,
-            regularisation=regularisation, min_count=min_count,
-            target_precision=target_precision, source=str(model_file),
-        )  # fmt: skip
+        try:
+            result = train(
+                examples, tuning, scorer, held_out=held_out, seed=seed,
+                regularisation=regularisation, min_count=min_count,
+                target_precision=target_precision, source=str(model_file),
+            )  # fmt: skip
+        except TrainingError:
+            raise
+        except ValueError as error:  # scikit-learn's word for too little data
+            raise TrainingError(f"cannot train on this data: {error}") from None
     metadata = {
         "trained_on": sources,
         "tuned_on": dev or [],
@@ -381,14 +410,39 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "warn",
 ) -> None:
     """Run a stream worker: comments in, scored records, counts and incidents out."""
+    level = LOG_LEVELS.get(loglevel.strip().lower())
+    if level is None:
+        fail(f"--loglevel must be crit, error, warn, info or debug, not {loglevel!r}")
+    loglevel = level
     with user_errors():
         settings = load_settings(config)
+    _check_port_free(
+        settings.stream.web_host, settings.stream.web_port if web_port is None else web_port
+    )
     if broker:
         _run_worker(settings, broker, web_port, loglevel)
         return
     with _embedded() as url:
         err.print(f"embedded broker at {url} (set GUANCHAO_BROKER to share it)")
         _run_worker(settings, url, web_port, loglevel)
+
+
+LOG_LEVELS = {"crit": "critical", "critical": "critical", "error": "error", "warn": "warning",
+              "warning": "warning", "info": "info", "debug": "debug"}  # fmt: skip
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """The web port, bound and let go: taken, it is one line now rather than a traceback
+    from the web server once the worker has joined its group."""
+    if not 1 <= port <= 65535:
+        fail(f"--web-port must be between 1 and 65535, not {port}")
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            probe.bind((host, port))
+    except OSError as error:
+        fail(f"cannot serve /health on {host}:{port}: {error.strerror or error}")
 
 
 @app.command()
@@ -412,24 +466,37 @@ def ingest(
     rewrite_time: Annotated[
         bool, typer.Option(help="Shift created_at so the export replays as if happening now.")
     ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a comment may wait for the broker before it counts as failed."),
+    ] = DELIVERY_TIMEOUT_SECONDS,
     config: ConfigOption = None,
     encoding: EncodingOption = "utf-8-sig",
 ) -> None:
-    """Produce comments into the comments topic, with a progress bar on a terminal."""
+    """Produce comments into the comments topic, with a progress bar on a terminal.
+
+    Exit 0 when the broker acknowledged every comment; 2, with the count and reasons of
+    those it did not, otherwise."""
     if broker is None:
         fail("--broker (or GUANCHAO_BROKER) is required: where should the comments go?")
-    if rate is not None and rate <= 0:
-        fail("--rate must be positive")
+    if rate is not None and not (0 < rate < math.inf):
+        fail("--rate must be a positive number")
+    if not 1 <= timeout <= 86_400:
+        fail("--timeout must be between 1 and 86400 seconds")
     with user_errors():
+        check_encoding(encoding)  # before the broker is asked anything
         settings = load_settings(config)
-        sent = _ingest(source, broker, settings, rate, rewrite_time, encoding)
-    err.print(f"sent {sent} comments to {settings.stream.topics.comments}")
+        delivery = _ingest(source, broker, settings, rate, rewrite_time, encoding, timeout)
+    report = delivery.describe(settings.stream.topics.comments)
+    if delivery.failed:
+        fail(report)
+    err.print(report)
 
 
 def _ingest(
     source: str, broker: str, settings: Settings, rate: float | None, rewrite: bool,
-    encoding: str,
-) -> int:  # fmt: skip
+    encoding: str, timeout: float = DELIVERY_TIMEOUT_SECONDS,
+) -> Delivery:  # fmt: skip
     with open_source(source) as stream, _progress(source) as advance:
         rows: Iterable[dict[str, Any] | bytes] = (
             row.fields or row.raw.strip().encode()
@@ -439,7 +506,7 @@ def _ingest(
         if rewrite:  # the newest comment must be known first: read the export into memory
             rows = list(rows)
             shift = time_shifter(rows, datetime.now(settings.zone), settings.zone)
-        return produce_comments(broker, settings, rows, shift, Pacer(rate))
+        return produce_comments(broker, settings, rows, shift, Pacer(rate), timeout)
 
 
 @contextmanager
@@ -464,7 +531,8 @@ def _run_worker(settings: Settings, broker: str, web_port: int | None, loglevel:
         except Exception as error:
             raise InputError(f"cannot reach the broker at {broker}: {error}") from None
     with tempfile.TemporaryDirectory(prefix="guanchao-") as datadir:
-        stream_app = build_app(settings, broker, Path(datadir), web_port)
+        with user_errors():  # a playbook, model or sink variable that cannot be used
+            stream_app = build_app(settings, broker, Path(datadir), web_port)
         # stdout stays stdout: the console sink's pages are not log warnings
         worker = Worker(stream_app, settings.stream.shutdown_timeout_seconds,
                         loglevel=loglevel, quiet=True, redirect_stdouts=False)  # fmt: skip
@@ -502,7 +570,9 @@ def demo(
                 fail("the worker did not become ready within 60 s")
             err.print(f"replaying {source} at {rate:g} comments/s, as if happening now")
             with user_errors():
-                _ingest(source, url, settings, rate, True, "utf-8-sig")
+                delivery = _ingest(source, url, settings, rate, True, "utf-8-sig")
+            if delivery.failed:
+                err.print(delivery.describe(settings.stream.topics.comments))
             time.sleep(DEMO_SETTLE_SECONDS)
         finally:
             done.set()

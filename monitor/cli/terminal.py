@@ -14,11 +14,13 @@ from rich.markup import escape
 
 from monitor.cli.inputs import InputError
 from monitor.settings import ConfigError
+from monitor.stream.broker import BrokerError
 from monitor.text.sentiment import ModelError
 from monitor.text.training import TrainingError
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# No emoji codes: a message quoting `host:x:` or copy with `:ok:` in it is printed as given.
+err = Console(stderr=True, soft_wrap=True, emoji=False)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
 
 ConfigOption = Annotated[
     Path | None,
@@ -43,5 +45,5 @@ def user_errors() -> Iterator[None]:
     """Errors a user can fix become one line and exit code 2."""
     try:
         yield
-    except (InputError, ConfigError, ModelError, TrainingError) as error:
+    except (InputError, BrokerError, ConfigError, ModelError, TrainingError) as error:
         fail(str(error))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 class BrokerError(RuntimeError):
-    """The embedded broker could not be started; the message says why."""
+    """A broker that cannot be started, reached or named; the message says why."""
 
 
 def free_port() -> int:

@@ -2,27 +2,45 @@
 
 JSONL lines are sent as they are, bad ones included: judging records is the stream's job,
 and a bad line must reach the dead-letter topic with its reason rather than vanish here.
+
+A comment counts as sent once the broker has acknowledged it; one the broker refused or
+never answered for (gone, too large, timed out) counts as failed, with the reason.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.cli.inputs import InputError
 from monitor.detect.records import RecordError, parse_time
 from monitor.settings import Settings
+from monitor.stream.broker import BrokerError
 
 
 def bootstrap_servers(broker: str) -> str:
     """kafka://host:port[;kafka://host2:port] → host:port[,host2:port] for kafka-python."""
     return ",".join(part.removeprefix("kafka://") for part in broker.replace(";", ",").split(","))
+
+
+def check_broker(broker: str) -> None:
+    """Refuse a URL kafka-python cannot parse (it raises ValueError deep inside, leaking the
+    sockets of a half-built client): hosts without spaces, ports that are numbers."""
+    for server in bootstrap_servers(broker).split(","):
+        host, colon, port = server.strip().rpartition(":")
+        if not colon:  # no port: kafka-python's default
+            host, port = port, "9092"
+        if not host or any(c.isspace() for c in host) or not port.isascii() or not port.isdigit():
+            raise BrokerError(f"{broker!r} is not a broker URL like kafka://host:9092")
+        if not 0 < int(port) < 65536:
+            raise BrokerError(f"{broker!r}: port {port} is not between 1 and 65535")
 
 
 def ensure_topics(broker: str, settings: Settings) -> None:
@@ -125,7 +143,13 @@ def follow_topic(broker: str, topic: str, stop: Callable[[], bool]) -> Iterator[
         bootstrap_servers=bootstrap_servers(broker), group_id=None, enable_auto_commit=False
     )
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
+        partitions: set[int] = set()
+        while not partitions:  # a topic not created yet (or lost with a broker) is empty
+            if stop():
+                return
+            partitions = consumer.partitions_for_topic(topic) or set()
+            if not partitions:
+                time.sleep(0.2)
         assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
         consumer.assign(assigned)
         consumer.seek_to_beginning(*assigned)
@@ -136,29 +160,107 @@ def follow_topic(broker: str, topic: str, stop: Callable[[], bool]) -> Iterator[
         consumer.close()
 
 
+DELIVERY_TIMEOUT_SECONDS = 120.0
+LINGER_MS = 5
+
+
+@dataclass
+class Delivery:
+    """What the broker acknowledged, and why the rest failed (reason: count)."""
+
+    delivered: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def succeeded(self, _metadata: object = None) -> None:
+        with self._lock:
+            self.delivered += 1
+
+    def refused(self, error: BaseException | str) -> None:
+        reason = error if isinstance(error, str) else type(error).__name__
+        with self._lock:
+            self.failed[reason] += 1
+
+    @property
+    def settled(self) -> int:
+        with self._lock:
+            return self.delivered + self.failed.total()
+
+    def snapshot(self) -> Delivery:
+        """A copy that late callbacks cannot change any more."""
+        with self._lock:
+            return Delivery(self.delivered, Counter(self.failed))
+
+    def describe(self, topic: str) -> str:
+        """`sent 1990 comments to T, 10 failed (KafkaTimeoutError: 10)`."""
+        text = f"sent {self.delivered} comments to {topic}"
+        if self.failed:
+            reasons = ", ".join(f"{reason}: {count}" for reason, count in self.failed.most_common())
+            text += f", {self.failed.total()} failed ({reasons})"
+        return text
+
+
 def produce_comments(
     broker: str,
     settings: Settings,
     rows: Iterable[dict[str, Any] | bytes],
     shift: Callable[[dict[str, Any]], None] = keep_time,
     pacer: Pacer | None = None,
-) -> int:
-    """Send rows to the comments topic (creating the topics first); the count sent.
-    An unreachable broker is an `InputError` that says so."""
+    timeout: float = DELIVERY_TIMEOUT_SECONDS,
+) -> Delivery:
+    """Send rows to the comments topic (creating the topics first) and wait for every
+    acknowledgement; a comment the broker has not acknowledged within `timeout` seconds
+    (retried meanwhile, a broker restart included) counts as failed. An unreachable broker
+    is a `BrokerError` that says so."""
     from kafka import KafkaProducer
-    from kafka.errors import KafkaError
+    from kafka.errors import KafkaError, KafkaTimeoutError
 
+    delivery_ms = max(int(timeout * 1000), 2 * LINGER_MS + 1)
+    check_broker(broker)
     try:
         ensure_topics(broker, settings)
-        producer = KafkaProducer(bootstrap_servers=bootstrap_servers(broker), linger_ms=5)
-    except KafkaError as error:
-        raise InputError(f"cannot reach the broker at {broker}: {error}") from None
-    sent = 0
-    for message in outgoing(rows, shift):
-        producer.send(settings.stream.topics.comments, key=message.key, value=message.value)
-        sent += 1
-        if pacer:
-            pacer.wait()
-    producer.flush()
-    producer.close()
-    return sent
+        producer = KafkaProducer(
+            bootstrap_servers=bootstrap_servers(broker),
+            linger_ms=LINGER_MS,
+            # A restarted broker that lost its state (the embedded one keeps everything in
+            # memory) refuses the old producer id, and an idempotent producer then fails
+            # every later comment. Without it a retry may send a comment twice, which the
+            # stream counts once (platform + id).
+            enable_idempotence=False,
+            delivery_timeout_ms=delivery_ms,
+            request_timeout_ms=min(30_000, delivery_ms - LINGER_MS),
+            max_block_ms=min(60_000, delivery_ms),
+        )
+    except Exception as error:  # kafka-python raises ValueError for a bad host:port too
+        raise BrokerError(f"cannot reach the broker at {broker}: {_reason(error)}") from None
+    delivery = Delivery()
+    attempted = 0
+    topic = settings.stream.topics.comments
+    try:
+        for message in outgoing(rows, shift):
+            attempted += 1
+            try:
+                future = producer.send(topic, key=message.key, value=message.value)
+            except KafkaError as error:  # too large for the broker, or no metadata in time
+                delivery.refused(error)
+            else:
+                future.add_callback(delivery.succeeded)
+                future.add_errback(delivery.refused)
+            if pacer:
+                pacer.wait()
+        with suppress(KafkaTimeoutError):
+            producer.flush(timeout=timeout + 30)
+    finally:
+        producer.close(timeout=5)
+    result = delivery.snapshot()
+    unanswered = attempted - result.settled
+    if unanswered > 0:
+        result.failed["no answer"] += unanswered
+    return result
+
+
+def _reason(error: BaseException) -> str:
+    """One line: the error's class and message (kafka-python's already start with it)."""
+    name = type(error).__name__
+    text = " ".join(str(error).split())
+    return text if text.startswith(name) else f"{name}: {text}" if text else name

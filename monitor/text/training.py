@@ -229,6 +229,18 @@ class TrainingResult:
     dev: dict[str, Metrics]
 
 
+def check_options(regularisation: float, min_count: int, target_precision: float) -> None:
+    """Options scikit-learn would refuse deep inside a fit (or accept and mean nothing)."""
+    if not 0 < regularisation < math.inf:
+        raise TrainingError(f"--regularisation must be a positive number, not {regularisation}")
+    if min_count < 1:
+        raise TrainingError(f"--min-count must be at least 1, not {min_count}")
+    if not 0 < target_precision <= 1:
+        raise TrainingError(
+            f"--target-precision must be above 0 and at most 1, not {target_precision}"
+        )
+
+
 def train(
     examples: Sequence[Example],
     dev: Sequence[Example],
@@ -247,6 +259,7 @@ def train(
     `scorer` supplies the rules and the label band that the trained model will run under.
     `balance_sources` weighs every source equally in the fit instead of by its size.
     """
+    check_options(regularisation, min_count, target_precision)
     training, calibration, test = split_examples(examples, example_group, held_out, seed)
     fitted = fit_weights(training, regularisation, min_count, source, balance_sources)
     scale, offset = fit_calibration(_with(scorer, fitted), calibration)

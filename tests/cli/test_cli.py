@@ -1,11 +1,22 @@
 import csv
 import json
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from monitor import strictjson
 from monitor.cli.main import app
+from monitor.redaction import uninstall_redaction
+from monitor.stream.broker import free_port
+from monitor.stream.lograte import RepeatLimit
+from tests.hostile import hostile
 
 runner = CliRunner()
 
@@ -234,3 +245,241 @@ def test_worker_with_a_broken_config_is_exit_2(tmp_path: Path) -> None:
     code, _, stderr = run("worker", "--config", str(config), "--broker", "kafka://127.0.0.1:1")
     assert code == 2
     assert "bad.yaml:2: stream.partitions" in stderr
+
+
+# Issue #10, item 5: hostile input through every verb. A bad row is skipped and counted
+# (exit 0); a bad file or option is exit 2 with one line on stderr; never a traceback.
+
+HOSTILE_ROWS = {
+    "nested 10,000 deep": "nested too deep",
+    "an integer of 5,000 digits": "not a usable number",
+    "Infinity in a count": "not a usable number",
+    "1e400 in a count": "not a usable number",
+    "a lone surrogate in the text": "lone surrogate in a string",
+    "a lone surrogate in the id": "lone surrogate in a string",
+    "a lone surrogate in a key": "lone surrogate in a string",
+}
+Setup = Callable[[Path, ExitStack], list[str]]
+
+
+def export_with(tmp_path: Path, kind: str, labelled: bool = False) -> str:
+    """An export of good comments (200 labelled ones for `train`) with one hostile row."""
+    now = datetime.now(UTC)
+    good = []
+    for n in range(200 if labelled else 2):
+        text = f"第{n}杯云朵咖啡很好喝，推荐" if n % 2 else f"云朵咖啡第{n}单物流太慢，退款"
+        row = {"id": f"g{n}", "platform": "weibo", "text": text, "created_at": now.isoformat()}
+        if labelled:
+            row["label"] = "positive" if n % 2 else "negative"
+        good.append(json.dumps(row, ensure_ascii=False).encode())
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(b"\n".join([good[0], hostile(now)[kind][0], *good[1:]]) + b"\n")
+    return str(path)
+
+
+def labelled_csv(tmp_path: Path) -> str:
+    path = tmp_path / "labelled.csv"
+    rows = ["text,label"] + [f"第{n}杯好喝,positive" if n % 2 else f"第{n}单太慢,negative"
+                             for n in range(40)]  # fmt: skip
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def config_with(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def deep_yaml(tmp_path: Path) -> str:
+    return config_with(tmp_path, "brands: " + "[" * 5000 + "]" * 5000 + "\n")
+
+
+def port_in_use(stack: ExitStack) -> str:
+    listener = stack.enter_context(socket.socket())
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    return str(listener.getsockname()[1])
+
+
+def worker_args(tmp_path: Path, stack: ExitStack, config: str) -> list[str]:
+    return ["worker", "--broker", "kafka://127.0.0.1:1", "--config", config_with(tmp_path, config),
+            "--web-port", str(free_port())]  # fmt: skip
+
+
+def with_playbook(content: bytes | None) -> Setup:
+    """`worker` with a playbook file of this content (None: no such file)."""
+
+    def setup(tmp_path: Path, stack: ExitStack) -> list[str]:
+        if content is not None:
+            (tmp_path / "playbook.yaml").write_bytes(content)
+        return worker_args(tmp_path, stack, "alerts:\n  playbook: playbook.yaml\n")
+
+    return setup
+
+
+def bad_encoding(verb: str, *extra: str) -> Setup:
+    def setup(tmp_path: Path, stack: ExitStack) -> list[str]:
+        return [verb, labelled_csv(tmp_path), "--encoding", "bogus", *extra]
+
+    return setup
+
+
+ROW_CASES = [
+    pytest.param(verb, kind, reason, id=f"{verb}: {kind}")
+    for verb in ("score", "analyze", "train")
+    for kind, reason in HOSTILE_ROWS.items()
+]
+
+BAD_FILE_CASES: list[Any] = [
+    *(
+        pytest.param(
+            bad_encoding(verb, *extra), "not a text encoding", id=f"{verb} --encoding bogus"
+        )
+        for verb, extra in [
+            ("score", []),
+            ("analyze", []),
+            ("check", []),
+            ("train", ["--out", "model.json.gz"]),
+            ("ingest", ["--broker", "kafka://127.0.0.1:1"]),
+        ]
+    ),
+    pytest.param(
+        lambda t, s: ["train", labelled_csv(t), "--out", str(t / "m"), "--min-count", "0"],
+        "--min-count must be at least 1",
+        id="train --min-count 0",
+    ),
+    pytest.param(
+        lambda t, s: ["train", labelled_csv(t), "--out", str(t / "m"), "--regularisation", "-1"],
+        "--regularisation must be a positive number",
+        id="train --regularisation -1",
+    ),
+    pytest.param(
+        lambda t, s: ["train", labelled_csv(t), "--out", str(t / "m"), "--target-precision", "2"],
+        "--target-precision must be above 0 and at most 1",
+        id="train --target-precision 2",
+    ),
+    pytest.param(
+        lambda t, s: ["score", labelled_csv(t), "--config", deep_yaml(t)],
+        "nested too deeply",
+        id="score with a config nested 5,000 deep",
+    ),
+    pytest.param(
+        lambda t, s: ["worker", "--broker", "kafka://127.0.0.1:1", "--config", deep_yaml(t)],
+        "nested too deeply",
+        id="worker with a config nested 5,000 deep",
+    ),
+    pytest.param(with_playbook(None), "cannot read playbook", id="worker with a missing playbook"),
+    pytest.param(
+        with_playbook(b"\x89PNG\r\n\x1a\n\x00\xff"),
+        "not UTF-8 text",
+        id="worker with a binary playbook",
+    ),
+    pytest.param(
+        with_playbook(b"\x00\x01binary"),
+        "not valid YAML",
+        id="worker with a binary playbook that is UTF-8",
+    ),
+    pytest.param(with_playbook(b""), "the playbook is empty", id="worker with an empty playbook"),
+    pytest.param(
+        lambda t, s: worker_args(
+            t,
+            s,
+            "alerts:\n  sinks:\n    - {name: robot, kind: wecom, url_env: GUANCHAO_NO_SUCH_VAR}\n",
+        ),
+        "GUANCHAO_NO_SUCH_VAR is not set",
+        id="worker with a sink whose url_env is unset",
+    ),
+    pytest.param(
+        lambda t, s: worker_args(t, s, "sentiment:\n  model: no-such-model.json.gz\n"),
+        "no-such-model.json.gz does not exist",
+        id="worker with a missing model file",
+    ),
+    pytest.param(
+        lambda t, s: ["worker", "--broker", "kafka://127.0.0.1:1", "--web-port", port_in_use(s)],
+        "already in use",
+        id="worker --web-port in use",
+    ),
+    pytest.param(
+        lambda t, s: ["worker", "--broker", "kafka://127.0.0.1:1", "--web-port", "70000"],
+        "--web-port must be between 1 and 65535",
+        id="worker --web-port 70000",
+    ),
+    pytest.param(
+        lambda t, s: ["worker", "--broker", "kafka://127.0.0.1:1", "--loglevel", "bogus"],
+        "--loglevel must be",
+        id="worker --loglevel bogus",
+    ),
+    pytest.param(
+        lambda t, s: ["ingest", labelled_csv(t), "--broker", "kafka://no such host:x"],
+        "'kafka://no such host:x' is not a broker URL",
+        id="ingest --broker 'kafka://no such host:x'",
+    ),
+    pytest.param(
+        lambda t, s: [
+            "ingest",
+            labelled_csv(t),
+            "--broker",
+            "kafka://127.0.0.1:1",
+            "--rate",
+            "nan",
+        ],
+        "--rate must be a positive number",
+        id="ingest --rate nan",
+    ),
+]
+
+
+@pytest.fixture
+def no_worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`worker` as far as building the app: no broker is asked, no worker started."""
+    import monitor.cli.main
+    import monitor.stream.app
+
+    class NoWorker:
+        def __init__(self, *args: object, **options: object) -> None:
+            raise AssertionError("the worker was started: the input was not refused")
+
+    monkeypatch.setattr(monitor.cli.main, "ensure_topics", lambda *args: None)
+    monkeypatch.setattr(monitor.stream.app, "Worker", NoWorker)
+    monkeypatch.delenv("GUANCHAO_NO_SUCH_VAR", raising=False)
+    yield
+    uninstall_redaction()
+    for logger in [logging.root, *logging.root.manager.loggerDict.values()]:
+        if isinstance(logger, logging.Logger):
+            for limit in [f for f in logger.filters if isinstance(f, RepeatLimit)]:
+                logger.removeFilter(limit)
+
+
+def assert_one_line(stdout: str, stderr: str) -> None:
+    assert "Traceback" not in stdout + stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+
+
+@pytest.mark.parametrize(("verb", "kind", "reason"), ROW_CASES)
+def test_a_hostile_row_is_skipped_and_counted(
+    tmp_path: Path, verb: str, kind: str, reason: str
+) -> None:
+    source = export_with(tmp_path, kind, labelled=verb == "train")
+    extra = ["--out", str(tmp_path / "model.json.gz")] if verb == "train" else []
+    code, stdout, stderr = run(verb, source, *extra)
+    assert code == 0, stderr
+    assert_one_line(stdout, stderr)
+    assert f"skipped 1 ({reason}: 1)" in stderr
+    if verb == "score":
+        rows = [strictjson.loads(line) for line in stdout.splitlines()]  # no Infinity, no NaN
+        assert len(rows) == 2
+        assert "Infinity" not in stdout and "NaN" not in stdout
+
+
+@pytest.mark.parametrize(("setup", "message"), BAD_FILE_CASES)
+@pytest.mark.usefixtures("no_worker")
+def test_a_hostile_file_or_option_is_exit_2_and_one_line(
+    tmp_path: Path, setup: Setup, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with ExitStack() as stack:
+        code, stdout, stderr = run(*setup(tmp_path, stack))
+    assert code == 2, stderr
+    assert_one_line(stdout, stderr)
+    assert message in stderr
