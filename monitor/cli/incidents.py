@@ -241,9 +241,14 @@ def drill(
         return
     if not brand or not broker:
         fail("--brand and --broker (or GUANCHAO_BROKER) are required")
-    client = Api(api, token)
     with user_errors():
         settings = load_settings(config)
+        brand = settings.brand_names.get(brand.strip().casefold(), "")
+        if not brand:
+            known = ", ".join(b.name for b in settings.brands) or "none"
+            fail(f"--brand must be a brand of the config (those listed: {known}); "
+                 "a name it does not list is never paged")  # fmt: skip
+        client = Api(api, token)
         size = count or settings.threshold_for(brand) + 5
         started = datetime.now(UTC)
         delivery = produce_comments(

@@ -483,3 +483,11 @@ def test_a_hostile_file_or_option_is_exit_2_and_one_line(
     assert code == 2, stderr
     assert_one_line(stdout, stderr)
     assert message in stderr
+
+
+def test_a_drill_of_a_brand_the_config_does_not_list_is_refused() -> None:
+    result = runner.invoke(
+        app, ["drill", "--brand", "随便一个牌子", "--broker", "kafka://127.0.0.1:1"]
+    )
+    assert result.exit_code == 2
+    assert "--brand must be a brand of the config" in result.stderr
