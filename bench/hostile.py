@@ -101,8 +101,11 @@ def main() -> None:
             deployment.stop()
     counted = health.get("scored", 0) + health.get("unattributed", 0)
     lost = len(made) - len(dead) - counted
-    print(f"sent {len(made)} records: {poison} poison of {len(expected) - 1} kinds "
-          f"({args.per_kind} each), {expected['fine']} fine")  # fmt: skip
+    kinds = hostile(datetime.now(UTC)).values()
+    poison_kinds = sum(1 for _, reason in kinds if reason)
+    print(f"sent {len(made)} records: {poison} poison of {poison_kinds} kinds "
+          f"({args.per_kind} each; {len(expected) - 1} reasons), "
+          f"{expected['fine']} fine")  # fmt: skip
     print(f"dead-lettered {len(dead)} (on the topic; /health says "
           f"{sum(health.get('dead_lettered', {}).values())})")  # fmt: skip
     print(f"counted {counted} (scored {health.get('scored', 0)}, "

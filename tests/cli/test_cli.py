@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from monitor import strictjson
@@ -30,11 +31,26 @@ def scored_rows(stdout: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in stdout.splitlines()]
 
 
-@pytest.mark.parametrize("verb", [[], ["score"], ["check"], ["analyze"]])
+def verbs(command: Any, path: tuple[str, ...] = ()) -> list[list[str]]:
+    """Every command of the CLI, subcommands included, read from the app itself."""
+    found = [list(path)]
+    for name, sub in getattr(command, "commands", {}).items():
+        found += verbs(sub, (*path, name))
+    return found
+
+
+ALL_VERBS = verbs(typer.main.get_command(app))
+
+
+def test_the_verbs_are_all_found() -> None:
+    assert {" ".join(v) for v in ALL_VERBS} >= {"score", "worker", "incidents ack", "drill report"}
+
+
+@pytest.mark.parametrize("verb", ALL_VERBS, ids=lambda verb: " ".join(verb) or "guanchao")
 def test_every_verb_has_help(verb: list[str]) -> None:
     code, stdout, _ = run(*verb, "--help")
     assert code == 0
-    assert "Usage" in stdout
+    assert "Usage" in stdout and len(stdout.splitlines()) > 3
 
 
 def test_score_plain_lines_from_stdin() -> None:

@@ -154,6 +154,7 @@ def test_share_of_voice_sums_to_one_and_matches_the_comments(
     by_platform: Counter[str] = Counter()
     for series in prometheus.query(f'guanchao:share_of_voice_by_platform:1h{{set="{SET}"}}'):
         by_platform[series["metric"]["platform"]] += float(series["value"][1])
+    assert set(PLATFORMS) <= set(by_platform), by_platform  # no series would pass the loop
     for platform, total_share in by_platform.items():  # a platform with no mentions: 0/0
         assert (
             total_share == pytest.approx(1, abs=1e-9)
