@@ -244,7 +244,7 @@ def analyze_command(
             rows = read_rows(stream, source, fmt, REQUIRED_FIELDS, encoding, advance)
             result = analyze(_good_rows(rows, skipped), enricher, settings, datetime.now(UTC))
     result.skipped.update(skipped)
-    _print_analysis(result)
+    _print_analysis(result, settings)
     if report:
         generated = datetime.now(settings.zone)
         try:
@@ -263,7 +263,7 @@ def _good_rows(rows: Iterator[Row], skipped: Counter[str]) -> Iterator[dict[str,
             yield row.fields
 
 
-def _print_analysis(result: Analysis) -> None:
+def _print_analysis(result: Analysis, settings: Settings) -> None:
     table = Table(title=f"{result.records} comments")
     for column in ("brand", "mentions", "negatives", "threshold", "above threshold (local)"):
         table.add_column(column)
@@ -279,6 +279,10 @@ def _print_analysis(result: Analysis) -> None:
             f"[red]{crossings}[/red]" if crossings else "never",
         )
     out.print(table)
+    for incident in result.incidents:
+        opened = datetime.fromisoformat(incident["opened_at"]).astimezone(settings.zone)
+        out.print(f"would open {incident['level_name'].upper():7} {incident['brand']} · "
+                  f"{incident['cause']} at {opened:%m-%d %H:%M}", markup=False)  # fmt: skip
     for brand, report in result.brands.items():
         if report.crossings:
             words = "、".join(word for word, _ in report.keywords.most_common(8))

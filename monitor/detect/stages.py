@@ -242,3 +242,30 @@ def _copy_hour(stored: Mapping[str, Any] | None) -> dict[str, Any]:
     if not stored:
         return {"mentions": 0, "negatives": 0, "keywords": {}}
     return {**stored, "keywords": dict(stored["keywords"])}
+
+
+class Replay:
+    """The count-and-detect stage offline, its tables plain dicts: `guanchao analyze`
+    replays an export through the same counting, rules and incident steps as the stream,
+    so it opens the incidents the stream would have opened."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self.hourly: dict[str, dict[str, Any]] = {}
+        self.incidents: dict[str, dict[str, Any]] = {}
+        self.stage = CountStage(settings, Counts(), self.hourly, self.incidents, clock)
+        self.events: list[dict[str, Any]] = []
+
+    def feed(self, records: Iterable[Mapping[str, Any]]) -> Writes:
+        writes = self.stage.process(records)
+        for table, changes in ((self.hourly, writes.hourly), (self.incidents, writes.incidents)):
+            for key, value in changes.items():
+                if value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = value
+        self.events += writes.events
+        return writes
+
+    def opened(self) -> list[dict[str, Any]]:
+        """The incidents opened, as the events on the incidents topic carry them."""
+        return [event["incident"] for event in self.events if event["event"] == "opened"]

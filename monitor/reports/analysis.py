@@ -14,6 +14,7 @@ from typing import Any
 
 from monitor.detect.enrich import Enricher, Scored
 from monitor.detect.records import RecordError, parse_comment
+from monitor.detect.stages import Replay
 from monitor.detect.windows import Crossing, hour_bucket, threshold_crossings
 from monitor.settings import Settings
 
@@ -50,6 +51,7 @@ class Analysis:
     brands: dict[str, BrandReport]
     records: int
     skipped: Counter[str]
+    incidents: list[dict[str, Any]] = field(default_factory=list)  # as the stream opens them
 
 
 def analyze(
@@ -59,21 +61,23 @@ def analyze(
     reports: dict[str, BrandReport] = {}
     skipped: Counter[str] = Counter()
     records = 0
+    replay = Replay(settings, lambda: now)
     for fields in rows:
         try:
             comment = parse_comment(fields, settings.limits, settings.zone, now)
+            scored = enricher.enrich(comment)
         except RecordError as error:
             skipped[error.reason] += 1
             continue
         records += 1
-        scored = enricher.enrich(comment)
+        replay.feed(record for _, record in enricher.records(scored))
         for brand in scored.brands:
             if brand not in reports:
                 reports[brand] = BrandReport(brand, settings.threshold_for(brand))
             _count(reports[brand], scored, settings, enricher)
     for report in reports.values():
         report.crossings = threshold_crossings(report.negative_times, report.threshold)
-    return Analysis(dict(sorted(reports.items())), records, skipped)
+    return Analysis(dict(sorted(reports.items())), records, skipped, replay.opened())
 
 
 def _count(report: BrandReport, scored: Scored, settings: Settings, enricher: Enricher) -> None:

@@ -195,6 +195,8 @@ def test_analyze_the_bundled_sample_finds_the_logistics_burst(tmp_path: Path) ->
     lines = {line.split("│")[1].strip(): line for line in stdout.splitlines() if "│" in line}
     assert "11-20 16:" in lines["云朵咖啡"]
     assert "never" in lines["极光咖啡"]
+    assert "would open WARNING 云朵咖啡 · negative_volume at 11-20 16:05" in stdout
+    assert not [line for line in stdout.splitlines() if "would open" in line and "云朵" not in line]
     html = report.read_text(encoding="utf-8")
     assert "<svg" in html and "云朵咖啡" in html and "物流" in html
 
