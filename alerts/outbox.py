@@ -7,7 +7,7 @@ the step as done (see `RespondWrites`), so a crash in between repeats a step's n
 (dropped as a duplicate by its key) instead of losing it.
 
 Open cases are re-posted to the Alertmanager sinks every `alerts.alertmanager_refresh_minutes`
-(`monitor.response.refresh`); only the newest re-post of a case is kept in the outbox, and
+(`monitor.casework.cases.refresh`); only the newest re-post of a case is kept in the outbox, and
 closing the case drops it, so that an outage never queues a backlog of them and a retried
 one cannot reopen a resolved alert.
 """

@@ -114,6 +114,12 @@ class LimitSettings(_Frozen):
         3600, ge=0, description="Comments dated this far past the current time are rejected."
     )
 
+    @property
+    def max_scored_bytes(self) -> int:
+        """A scored record carries the comment and its sentiment evidence: the enrich
+        stage writes, and the count stage reads, at most this much."""
+        return 2 * self.max_record_bytes
+
 
 class RuleSettings(_Frozen):
     """When a detection opens an incident and how high its level goes."""

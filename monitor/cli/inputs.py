@@ -53,7 +53,7 @@ class Row:
     line: int
     fields: dict[str, Any]
     error: str | None = None  # why the row is unusable, short enough to count by
-    raw: str = ""  # the line as read, kept for an unusable JSONL row
+    raw: bytes = b""  # an unusable row as read: `ingest` sends it on to be dead-lettered
 
 
 @contextmanager
@@ -88,18 +88,18 @@ def read_rows(
         raise InputError(f"{name} looks like a binary file, not text")
     lines = _decoded_lines(stream, name, encoding, on_bytes)
     first = next(lines, None)
-    while first is not None and not first[1].strip() and not first[2]:
+    while first is not None and not first.text.strip() and not first.error:
         first = next(lines, None)
     if first is None:
         raise InputError(f"{name} is empty")
-    chosen = fmt if fmt != "auto" else _sniff(name, first[1])
+    chosen = fmt if fmt != "auto" else _sniff(name, first.text)
     lines = _chain(first, lines)
     if chosen == "jsonl":
         yield from _jsonl_rows(lines)
     elif chosen == "csv":
         yield from _csv_rows(lines, name, required)
     else:
-        yield from (Row(n, {required[0]: text.rstrip("\r\n")}, err) for n, text, err in lines)
+        yield from _plain_rows(lines, required[0])
 
 
 def _sniff(name: str, first_line: str) -> Format:
@@ -110,7 +110,12 @@ def _sniff(name: str, first_line: str) -> Format:
     return "lines"
 
 
-_Line = tuple[int, str, str | None]
+@dataclass(frozen=True, slots=True)
+class _Line:
+    number: int
+    text: str  # empty when the line cannot be decoded
+    error: str | None
+    raw: bytes
 
 
 def _decoded_lines(
@@ -125,12 +130,12 @@ def _decoded_lines(
                 raise InputError(
                     f"{name} is not {encoding} text (try --encoding gbk for Excel exports)"
                 ) from None
-            yield number, "", f"not valid {encoding}"
+            yield _Line(number, "", f"not valid {encoding}", raw)
             continue
         if not text.isascii() and not encodable(text):  # unicode_escape makes surrogates
-            yield number, "", JSON_PROBLEMS["bad_text"]
+            yield _Line(number, "", JSON_PROBLEMS["bad_text"], raw)
             continue
-        yield number, text, None
+        yield _Line(number, text, None, raw)
 
 
 def encodable(text: str) -> bool:
@@ -147,31 +152,45 @@ def _chain(first: _Line, rest: Iterator[_Line]) -> Iterator[_Line]:
     yield from rest
 
 
+def _plain_rows(lines: Iterator[_Line], column: str) -> Iterator[Row]:
+    for line in lines:
+        if line.error:
+            yield Row(line.number, {}, line.error, line.raw)
+        else:
+            yield Row(line.number, {column: line.text.rstrip("\r\n")})
+
+
 def _jsonl_rows(lines: Iterator[_Line]) -> Iterator[Row]:
-    for number, text, error in lines:
-        if error or not text.strip():
-            if error:
-                yield Row(number, {}, error)
+    for line in lines:
+        if line.error or not line.text.strip():
+            if line.error:
+                yield Row(line.number, {}, line.error, line.raw)
             continue
         try:
-            document = strictjson.loads(text)
+            document = strictjson.loads(line.text)
         except strictjson.StrictJSONError as refused:
-            yield Row(number, {}, JSON_PROBLEMS.get(refused.reason, "not valid JSON"), raw=text)
+            problem = JSON_PROBLEMS.get(refused.reason, "not valid JSON")
+            yield Row(line.number, {}, problem, line.raw)
             continue
         if isinstance(document, dict):
-            yield Row(number, document)
+            yield Row(line.number, document)
         else:
-            yield Row(number, {}, "not a JSON object", raw=text)
+            yield Row(line.number, {}, "not a JSON object", line.raw)
 
 
 def _csv_rows(lines: Iterator[_Line], name: str, required: Sequence[str]) -> Iterator[Row]:
     bad_lines: dict[int, str] = {}
+    read: list[bytes] = []  # the lines of the row being read, for an unusable one
 
     def texts() -> Iterator[str]:
-        for number, text, error in lines:
-            if error:
-                bad_lines[number] = error
-            yield text
+        for line in lines:
+            if line.error:
+                bad_lines[line.number] = line.error
+            read.append(line.raw)
+            yield line.text
+
+    def unusable(number: int, error: str) -> Row:
+        return Row(number, {}, error, b"".join(read))
 
     reader = csv.reader(texts())
     header = [column.strip() for column in next(reader)]
@@ -181,19 +200,20 @@ def _csv_rows(lines: Iterator[_Line], name: str, required: Sequence[str]) -> Ite
             f"{name} has no {', '.join(missing)} column (columns found: {', '.join(header)})"
         )
     while True:
+        read.clear()
         try:
             values = next(reader)
         except StopIteration:
             return
         except csv.Error:
-            yield Row(reader.line_num, {}, "malformed CSV")
+            yield unusable(reader.line_num, "malformed CSV")
             continue
         number = reader.line_num
         if number in bad_lines:
-            yield Row(number, {}, bad_lines.pop(number))
+            yield unusable(number, bad_lines.pop(number))
         elif not any(value.strip() for value in values):
             continue
         elif len(values) != len(header):
-            yield Row(number, {}, "wrong number of CSV fields")
+            yield unusable(number, "wrong number of CSV fields")
         else:
             yield Row(number, dict(zip(header, values, strict=True)))

@@ -503,7 +503,7 @@ def _ingest(
 ) -> Delivery:  # fmt: skip
     with open_source(source) as stream, _progress(source) as advance:
         rows: Iterable[dict[str, Any] | bytes] = (
-            row.fields or row.raw.strip().encode()
+            row.fields or row.raw.strip()
             for row in read_rows(stream, source, "auto", REQUIRED_FIELDS, encoding, advance)
         )
         shift: Callable[[dict[str, Any]], None] = keep_time

@@ -54,6 +54,15 @@ class Comment:
         return f"{self.platform}:{self.id}"
 
 
+def check_time(created_at: datetime, limits: LimitSettings, now: datetime) -> None:
+    if created_at.tzinfo is None:
+        raise RecordError("absurd_time", f"created_at {created_at.isoformat()} has no zone")
+    if created_at.year < limits.earliest_year:
+        raise RecordError("absurd_time", f"created_at {created_at.isoformat()} is too far back")
+    if created_at > now + timedelta(seconds=limits.max_future_seconds):
+        raise RecordError("absurd_time", f"created_at {created_at.isoformat()} is in the future")
+
+
 def parse_comment(
     fields: Mapping[str, Any], limits: LimitSettings, zone: ZoneInfo, now: datetime
 ) -> Comment:
@@ -72,10 +81,7 @@ def parse_comment(
             f"text has {len(text)} characters; the limit is {limits.max_text_chars}",
         )
     created_at = parse_time(fields["created_at"], zone)
-    if created_at.year < limits.earliest_year:
-        raise RecordError("absurd_time", f"created_at {created_at.isoformat()} is too far back")
-    if created_at > now + timedelta(seconds=limits.max_future_seconds):
-        raise RecordError("absurd_time", f"created_at {created_at.isoformat()} is in the future")
+    check_time(created_at, limits, now)
     known = {*REQUIRED_FIELDS, "brand", "author_followers", "likes", "shares"}
     brand = fields.get("brand")
     return Comment(
@@ -146,7 +152,7 @@ def _count(fields: Mapping[str, Any], name: str) -> int:
         raise RecordError("bad_field", f"{name} must be a whole number, not {value!r}") from None
 
 
-DEAD_LETTER_MAX_BYTES = 64_000  # what is kept of a record too large for the broker
+DEAD_LETTER_MAX_BYTES = 64_000  # what is kept of a larger record: enough to see what it was
 ERROR_MAX_CHARS = 500
 
 

@@ -21,7 +21,14 @@ from aiokafka.partitioner import murmur2
 from monitor.detect.counting import WINDOW_MINUTES, Counts, Mention
 from monitor.detect.enrich import Enricher
 from monitor.detect.incidents import Incident, step
-from monitor.detect.records import DeadLetter, RecordError, dead_letter, parse_comment, parse_json
+from monitor.detect.records import (
+    DeadLetter,
+    RecordError,
+    check_time,
+    dead_letter,
+    parse_comment,
+    parse_json,
+)
 from monitor.detect.rules import Baseline, Detection, evaluate
 from monitor.settings import OTHER, LimitSettings, Settings
 
@@ -70,15 +77,16 @@ def enrich_batch(
 
 def _encoded(record: Mapping[str, Any], limits: LimitSettings) -> bytes:
     encoded = json.dumps(record, ensure_ascii=False, allow_nan=False).encode()
-    if len(encoded) > 2 * limits.max_record_bytes:
+    if len(encoded) > limits.max_scored_bytes:
         raise RecordError("too_large", f"the scored record would be {len(encoded)} bytes")
     return encoded
 
 
-def read_scored(raw: bytes | None, settings: Settings) -> Mapping[str, Any]:
+def read_scored(raw: bytes | None, settings: Settings, now: datetime) -> Mapping[str, Any]:
     """A record of the scored topic, checked before it is counted: anyone who can write
-    to that topic could otherwise page people for any name, or stop the counting."""
-    record = parse_json(raw, settings.limits.max_record_bytes, "a scored record")
+    to that topic could otherwise page people for any name, stop the counting, or (with a
+    date in 9999) make every later mention late."""
+    record = parse_json(raw, settings.limits.max_scored_bytes, "a scored record")
     brand = record.get("brand")
     if not isinstance(brand, str) or not (brand == OTHER or settings.is_watched(brand)):
         raise RecordError("unknown_brand", f"brand {brand!r} is not in the config")
@@ -90,9 +98,11 @@ def read_scored(raw: bytes | None, settings: Settings) -> Mapping[str, Any]:
         Mention.from_record(record)
         if not isinstance(record["label"], str):
             raise TypeError("label must be text")
+        created_at = datetime.fromisoformat(record["created_at"])
     except (KeyError, TypeError, ValueError, OverflowError) as error:
         message = f"not a scored record: {type(error).__name__}: {error}"
         raise RecordError("not_scored", message) from None
+    check_time(created_at, settings.limits, now)
     return record
 
 

@@ -42,6 +42,7 @@ class StreamStats:
 
     received: int = 0
     scored: int = 0
+    unsent: int = 0  # scored records the broker refused after the producer's own retries
     unattributed: int = 0
     counted: int = 0
     late: int = 0
@@ -140,7 +141,8 @@ class _StateCollector(Collector):
         stats = self.metrics.stats
         for name, value, help_text in (
             ("records_received", stats.received, "Comment records read from the comments topic."),
-            ("records_scored", stats.scored, "Scored records sent (one per comment and brand)."),
+            ("records_scored", stats.scored, "Scored records stored (one per comment and brand)."),
+            ("records_unsent", stats.unsent, "Scored records the broker refused (logged)."),
             ("records_unattributed", stats.unattributed, "Comments that named no brand."),
             ("mentions_counted", stats.counted, "Mentions counted (after dedup and lateness)."),
             ("records_late", stats.late, "Mentions older than the allowed lateness."),

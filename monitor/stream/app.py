@@ -25,6 +25,7 @@ Sent directly, everything a record produced is flushed before its offset is comm
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import StreamT, TableT
+from faust.types import StreamT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -56,7 +57,7 @@ from monitor.settings import Settings
 from monitor.stream.brokerwatch import BrokerProbe
 from monitor.stream.casework import add_casework
 from monitor.stream.ingest import bootstrap_servers
-from monitor.stream.tables import publish, recover_tail, write_table
+from monitor.stream.tables import publish, recover_tail, until_stored, write_table
 from monitor.text.compliance import default_checker
 from monitor.web.api import register_compliance
 
@@ -119,9 +120,22 @@ def build_app(
     async def send_dead_letter(dead: DeadLetter, source: Any) -> None:
         """Counted once the broker has it, so /health never shows more than the topic."""
         value, headers = dead.message_for(source.partition, source.offset, source.key)
-        sent = await dead_letters.send(value=value, headers=headers, force=True)
-        await sent
+
+        async def write() -> None:
+            await (await dead_letters.send(value=value, headers=headers, force=True))
+
+        await until_stored(write, f"a dead letter ({dead.reason})")
         stats.dead_lettered[dead.reason] += 1
+
+    def stored(sent: asyncio.Future[Any]) -> None:
+        """A scored record is counted once the broker has it: awaiting each one would
+        serialise the stream on round trips."""
+        error = "cancelled" if sent.cancelled() else sent.exception()
+        if error is None:
+            stats.scored += 1
+        else:
+            stats.unsent += 1
+            log.error("a scored record was not stored: %s", error)
 
     enricher = Enricher(settings)
     counts = Counts()
@@ -138,12 +152,12 @@ def build_app(
             for brand, record in result.records:
                 partition = brand_partition(brand, partitions)
                 try:
-                    await scored.send(key=brand.encode(), value=record, partition=partition,
-                                      force=True)  # fmt: skip
-                except Exception as error:  # the broker refused it: the record is kept
+                    sent = await scored.send(key=brand.encode(), value=record,
+                                             partition=partition, force=True)  # fmt: skip
+                except Exception as error:  # refused before sending (size): the record is kept
                     result.dead.append(DeadLetter(event.value, "unsendable", repr(error)))
                     break
-                stats.scored += 1
+                asyncio.ensure_future(sent).add_done_callback(stored)
             for dead in result.dead:
                 await send_dead_letter(dead, event.message)
             stats.unattributed += result.unattributed
@@ -155,20 +169,27 @@ def build_app(
     async def count(events_stream: StreamT[bytes]) -> None:
         async for event in events_stream.events():
             try:
-                writes = stage.process([read_scored(event.value, settings)])
+                writes = stage.process([read_scored(event.value, settings, clock())])
             except Exception as error:  # a record we did not write, or a bug: kept, not fatal
                 await send_dead_letter(dead_letter(event.value, error), event.message)
                 continue
-            await _apply(writes, mentions, hourly, incidents, partitions)
+            await until_stored(lambda: apply(writes), "a counted mention")  # noqa: B023
             stats.counted += writes.counted
             for mention, label in writes.counted_labels:
                 metrics.mention(mention.brand, mention.platform, label, len(mention.crisis))
             stats.late += writes.late
             stats.duplicates += writes.duplicates
-            for incident_event in writes.events:
-                stats.incident_events[incident_event["event"]] += 1
-                brand = incident_event["incident"]["brand"]
-                await publish(incidents_out, brand, incident_event, partitions)
+            stats.incident_events.update(change["event"] for change in writes.events)
+
+    async def apply(writes: Writes) -> None:
+        """The counts in memory have the mention already, and a replay of it would be a
+        duplicate: its writes are sent until the broker takes them, never dropped."""
+        for table, changes in ((mentions, writes.mentions), (hourly, writes.hourly),
+                               (incidents, writes.incidents)):  # fmt: skip
+            await write_table(table, changes, partitions)
+        for incident_event in writes.events:
+            brand = incident_event["incident"]["brand"]
+            await publish(incidents_out, brand, incident_event, partitions)
 
     def count_check(result: str) -> None:
         stats.compliance[result] += 1
@@ -202,9 +223,9 @@ def build_app(
             log.warning("the broker at %s does not answer: %s", broker, error)
         elif not error and stats.broker_answered():
             names = list(stream.topics.model_dump().values())
-            names += [table.changelog_topic.get_topic_name() for table in app.tables.values()]
+            changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
             try:
-                created = await probe.ensure_topics(names, partitions)
+                created = await probe.ensure_topics(names, partitions, changelogs)
             except Exception as failure:  # gone again: the next check says so
                 stats.broker_failed(clock(), f"{type(failure).__name__}: {failure}")
                 return
@@ -244,18 +265,6 @@ def build_app(
             return self.json(document)
 
     return app
-
-
-async def _apply(
-    writes: Writes,
-    mentions: TableT[str, Any],
-    hourly: TableT[str, Any],
-    incidents: TableT[str, Any],
-    partitions: int,
-) -> None:
-    for table, changes in ((mentions, writes.mentions), (hourly, writes.hourly),
-                           (incidents, writes.incidents)):  # fmt: skip
-        await write_table(table, changes, partitions)
 
 
 def _lag(app: faust.App) -> dict[str, int]:

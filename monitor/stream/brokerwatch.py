@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from contextlib import suppress
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.client import AIOKafkaClient
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 PROBE_SECONDS = 3.0
+COMPACTED = {"cleanup.policy": "compact"}
 
 
 class BrokerProbe:
@@ -38,17 +39,23 @@ class BrokerProbe:
             return f"{type(error).__name__}: {error}"[:300] or type(error).__name__
         return ""
 
-    async def ensure_topics(self, names: Sequence[str], partitions: int) -> list[str]:
-        """Create those of `names` the broker does not have; the names created."""
+    async def ensure_topics(
+        self, names: Sequence[str], partitions: int, compacted: Sequence[str] = ()
+    ) -> list[str]:
+        """Create those of `names` the broker does not have (`compacted` ones, the tables'
+        changelogs, with cleanup.policy=compact, as Faust creates them); the names created.
+        A topic another worker created meanwhile is fine; any other refusal raises."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:
-            missing = sorted(set(names) - set(await admin.list_topics()))
+            missing = sorted({*names, *compacted} - set(await admin.list_topics()))
             if missing:
-                with suppress(TopicAlreadyExistsError):  # another worker was quicker
-                    await admin.create_topics(
-                        [NewTopic(name, partitions, replication_factor=1) for name in missing]
-                    )
+                response = await admin.create_topics([
+                    NewTopic(name, partitions, replication_factor=1,
+                             topic_configs=COMPACTED if name in compacted else {})
+                    for name in missing
+                ])  # fmt: skip
+                raise_refusals(response.topic_errors)
             return missing
         finally:
             await admin.close()
@@ -57,3 +64,11 @@ class BrokerProbe:
         if self._client is not None:
             client, self._client = self._client, None
             await client.close()
+
+
+def raise_refusals(topic_errors: Sequence[tuple[Any, ...]]) -> None:
+    """CreateTopics answers per topic, (name, error code[, message]), and never raises."""
+    for name, code, *message in topic_errors:
+        error = for_code(code)
+        if code and error is not TopicAlreadyExistsError:
+            raise error(f"{name}: {message[0] if message and message[0] else error.message}")

@@ -36,7 +36,14 @@ from monitor.detect.records import DeadLetter, dead_letter
 from monitor.detect.stages import brand_partition
 from monitor.metrics.collector import StreamStats
 from monitor.settings import Settings
-from monitor.stream.tables import any_brand, case_brand, delivery_brand, publish, write_table
+from monitor.stream.tables import (
+    any_brand,
+    case_brand,
+    delivery_brand,
+    publish,
+    until_stored,
+    write_table,
+)
 from monitor.web.api import register_api
 
 log = logging.getLogger(__name__)
@@ -111,15 +118,24 @@ def add_casework(
     async def respond(change: Callable[[], RespondWrites]) -> RespondWrites:
         async with lock:
             writes = change()
-            await write_table(deliveries, writes.deliveries, partitions, delivery_brand, True)
-            await write_table(work.cases, writes.cases, partitions, case_brand, True)
+            await store_writes(writes)
             stats.deadlines.update(writes.deadlines)
-            for event in writes.events:
-                stats.case_events[event["step"]] += 1
-                await publish(incidents, event["case"]["brand"], event, partitions)
+            stats.case_events.update(event["step"] for event in writes.events)
         for dispatcher in work.dispatchers.values():
             dispatcher.wake.set()
         return writes
+
+    async def store_writes(writes: RespondWrites) -> None:
+        """Under the lock, so that no later change to the same case reaches the changelog
+        before this one; an API caller waits too, as the change is in the store already."""
+
+        async def write() -> None:
+            await write_table(deliveries, writes.deliveries, partitions, delivery_brand, True)
+            await write_table(work.cases, writes.cases, partitions, case_brand, True)
+            for event in writes.events:
+                await publish(incidents, event["case"]["brand"], event, partitions)
+
+        await until_stored(write, "a playbook step")
 
     @app.agent(incidents)
     async def respond_to(events_stream: StreamT[bytes]) -> None:
@@ -131,7 +147,7 @@ def add_casework(
                 document = parse_detection(event.value)
                 if document is not None:
                     await respond(lambda: responder.detected(document))  # noqa: B023  # awaited
-            except Exception as error:  # any failure is this record's, not the agent's
+            except Exception as error:  # any failure but the broker's is this record's
                 await refuse(dead_letter(event.value, error), event.message)
 
     async def refuse(dead: DeadLetter, source: Any) -> None:

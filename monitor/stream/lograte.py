@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-NOISY_LOGGERS = ("aiokafka", "kafka", "faust.transport")
+NOISY_LOGGERS = ("aiokafka", "kafka", "faust.transport", "monitor.stream.tables")  # retries
 WINDOW_SECONDS = 30.0
 _NUMBERS = re.compile(r"\d+")
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -16,8 +17,25 @@ from faust.types import TableT, TopicT
 
 from monitor.detect.stages import brand_of_key, brand_partition
 
+log = logging.getLogger(__name__)
+
 BrandOf = Callable[[str, Any], str]
 TAIL_SECONDS = 5.0  # the longest `recover_tail` reads, once per rebalance
+RETRY_SECONDS = 1.0  # between sends of writes the broker did not take
+
+
+async def until_stored(write: Callable[[], Awaitable[None]], what: str) -> None:
+    """Send again until the broker takes it: a broker that is down is not the fault of
+    the record being handled, so it is neither dead-lettered nor acknowledged meanwhile.
+    Only for idempotent writes (`write_table` updates the store before it sends)."""
+    while True:
+        try:
+            await write()
+            return
+        except Exception as error:
+            log.warning("%s not stored, sending again in %.0fs: %s: %s",
+                        what, RETRY_SECONDS, type(error).__name__, error)  # fmt: skip
+            await asyncio.sleep(RETRY_SECONDS)
 
 
 def brand_in_key(key: str, value: Any) -> str:

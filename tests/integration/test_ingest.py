@@ -208,3 +208,26 @@ def test_hostile_lines_reach_the_topic_as_they_are(broker: str, tmp_path: Path) 
     assert process.returncode == 0, stderr
     assert report(stderr) == (len(lines), 0, "")
     assert sorted(values_on(broker, topic, lambda n: n >= len(lines))) == sorted(lines)
+
+
+def test_lines_that_are_not_json_or_not_utf8_reach_the_topic_as_they_are(
+    broker: str, tmp_path: Path
+) -> None:
+    """Not empty messages: the dead letter must show the line the export really had."""
+    config, topic = config_file(tmp_path)
+    now = datetime.now(UTC).isoformat()
+    good = json.dumps({"id": "1", "platform": "weibo", "text": "云朵咖啡不错", "created_at": now},
+                      ensure_ascii=False)  # fmt: skip
+    csv_lines = [b"id,platform,text,created_at", b"2,weibo,\xe4\xba\x91,2026,extra",
+                 "3,weibo,难喝,".encode("gbk")]  # fmt: skip
+    sources = {"export.jsonl": [good.encode(), "云朵咖啡太难喝".encode("gbk")],
+               "export.csv": csv_lines}  # fmt: skip
+    expected = [good.encode(), *sources["export.csv"][1:], sources["export.jsonl"][1]]
+    for name, lines in sources.items():
+        source = tmp_path / name
+        source.write_bytes(b"\n".join(lines) + b"\n")
+        process = ingest(str(source), "--broker", broker, "--config", str(config))
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+    on_topic = values_on(broker, topic, lambda n: n >= len(expected))
+    assert sorted(on_topic) == sorted(expected)

@@ -189,7 +189,7 @@ def test_a_brand_the_config_does_not_list_is_counted_as_other_and_never_pages(
     piped = [raw(id="p", brand="云朵咖啡|evil", text="太差了")]
     result = enrich_batch([*stranger, *piped], enricher, settings, NOW)
     assert {brand for brand, _ in result.records} == {"other"}
-    writes = stage.feed([read_scored(scored, settings) for _, scored in result.records])
+    writes = stage.feed([read_scored(scored, settings, NOW) for _, scored in result.records])
     assert writes.counted == 31 and writes.events == []
     assert stage.incidents == {}
 
@@ -218,6 +218,9 @@ def test_unknown_brands_may_be_dead_lettered_instead(settings: Settings) -> None
         ({"label": None}, "not_scored"),
         ({"author_followers": "many"}, "not_scored"),
         ({"id": None, "platform": None, "label": 5}, "not_scored"),
+        ({"created_at": "9999-12-31T23:59:00+00:00"}, "absurd_time"),  # every later one late
+        ({"created_at": "1970-01-01T00:00:00+00:00"}, "absurd_time"),
+        ({"created_at": "2026-11-20T08:00:00"}, "absurd_time"),  # no zone
     ],
 )
 def test_a_scored_record_we_did_not_write_is_refused(
@@ -225,5 +228,18 @@ def test_a_scored_record_we_did_not_write_is_refused(
 ) -> None:
     document = {**record(1), **change}
     with pytest.raises(RecordError) as refused:
-        read_scored(json.dumps(document).encode(), settings)
+        read_scored(json.dumps(document).encode(), settings, NOW)
     assert refused.value.reason == reason
+
+
+def test_every_scored_record_the_enrich_stage_writes_is_read_by_the_count_stage(
+    settings: Settings,
+) -> None:
+    limits = settings.limits.model_copy(update={"max_record_bytes": 3_000})
+    small = settings.model_copy(update={"limits": limits})
+    text = "云朵咖啡太难喝了，退款！" * 80  # the comment just under the limit, its record over
+    result = enrich_batch([raw(text=text)], Enricher(small), small, NOW)
+    assert result.dead == [] and len(result.records) == 1
+    scored = result.records[0][1]
+    assert len(scored) > limits.max_record_bytes
+    assert read_scored(scored, small, NOW)["brand"] == "云朵咖啡"
