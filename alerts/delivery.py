@@ -27,6 +27,7 @@ from alerts.sinks import DeliveryError, Limits, Sink
 from monitor.casework.cases import Notice
 from monitor.documents import Document
 from monitor.settings import AlertSettings
+from monitor.signing import Links
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,10 @@ class Dispatcher:
         client: httpx.AsyncClient,
         clock: Callable[[], datetime],
         on_result: Callable[[str, str], None] = lambda sink, result: None,
+        links: Links | None = None,  # None: unsigned links to `settings.public_url`
     ) -> None:
         self.sink = sink
+        self.links = links or Links(settings.public_url, None)
         self.settings = settings
         self.pending = pending
         self.store = store
@@ -212,7 +215,7 @@ class Dispatcher:
         await self.store(again)
 
     def _render(self, delivery: Delivery, now: datetime) -> Message:
-        return render(delivery.notice, self._language(), self.settings.public_url, now)
+        return render(delivery.notice, self._language(), self.links, now)
 
     def _language(self) -> str:
         return self.sink.settings.language or self.settings.language

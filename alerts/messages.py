@@ -12,13 +12,13 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
 
 from monitor.casework.cases import REFRESH, Notice
 from monitor.settings import LEVELS
+from monitor.signing import Links
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -54,9 +54,9 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render(notice: Notice, language: str, public_url: str, now: datetime) -> Message:
+def render(notice: Notice, language: str, links: Links, now: datetime) -> Message:
     template = _environment().get_template(f"alert.{language}.md.j2")
-    context = _context(notice, public_url, now)
+    context = _context(notice, links, now)
     if notice.kind == REFRESH:
         context["kind"] = STATE_KINDS.get(notice.case["state"], "opened")
     body = template.render(**context).strip()
@@ -95,7 +95,7 @@ def digest(messages: list[Message], language: str) -> Message:
     )
 
 
-def _context(notice: Notice, public_url: str, now: datetime) -> dict[str, Any]:
+def _context(notice: Notice, links: Links, now: datetime) -> dict[str, Any]:
     case = notice.case
     facts = case["facts"]
     zone = ZoneInfo(case["timezone"])
@@ -125,7 +125,7 @@ def _context(notice: Notice, public_url: str, now: datetime) -> dict[str, Any]:
         "detected": clock(case["detected_at"]),
         "on_duty": _person(on_duty) if on_duty else "",
         "people": "、".join(_person(person) for person in notice.people),
-        "url": f"{public_url.rstrip('/')}/incidents/{quote(case['id'], safe='')}",
+        "url": links.incident(case["id"], _paged(notice), now),
     }
 
 
@@ -133,6 +133,12 @@ def _minutes_left(due: datetime, now: datetime) -> int:
     """Whole minutes, rounded away from now: 30 s left is "1 minute left"."""
     seconds = (due - now).total_seconds()
     return math.ceil(seconds / 60) if seconds >= 0 else math.floor(seconds / 60)
+
+
+def _paged(notice: Notice) -> str:
+    """Whom the link is for: the first person paged, else whoever is on duty."""
+    person = notice.people[0] if notice.people else notice.case["on_duty"]
+    return str(person["name"]) if person else ""
 
 
 def _person(person: dict[str, str]) -> str:

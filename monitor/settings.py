@@ -220,15 +220,29 @@ class SinkSettings(_Frozen):
         return self
 
 
+def _web_address(value: str) -> str:
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an http:// or https:// address")
+    return value
+
+
 class AlertSettings(_Frozen):
     playbook: str = Field("", description="Playbook file; empty for the packaged default.")
     language: Literal["zh", "en"] = Field("zh", description="Language of alert messages.")
-    public_url: str = Field(
-        "http://127.0.0.1:6066", description="Where people reach this worker's API (in alerts)."
+    public_url: Annotated[str, AfterValidator(_web_address)] = Field(
+        "http://127.0.0.1:6066",
+        description="Where people reach the workers (links in alerts), path prefix included.",
     )
     token_env: str = Field(
         "GUANCHAO_API_TOKEN", description="Variable holding the API token for actions."
     )
+    link_secret_env: str = Field(
+        "GUANCHAO_LINK_SECRET",
+        description="Variable holding the key that signs the links in alerts (unset: a key "
+        "derived from the API token).",
+    )
+    link_hours: float = Field(72.0, gt=0, description="How long the link in an alert works.")
     sinks: tuple[SinkSettings, ...] = Field(
         (SinkSettings(name="console", kind="console"),), description="Where alerts go."
     )

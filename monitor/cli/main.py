@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -45,7 +47,7 @@ from monitor.detect.incidents import describe
 from monitor.detect.records import REQUIRED_FIELDS
 from monitor.reports.analysis import Analysis, analyze
 from monitor.reports.analysis_html import render_report
-from monitor.settings import Settings, load_settings
+from monitor.settings import AlertSettings, Settings, load_settings
 from monitor.stream.broker import BrokerError, embedded_broker, free_port
 from monitor.stream.ingest import (
     DELIVERY_TIMEOUT_SECONDS,
@@ -412,6 +414,14 @@ def worker(
     ] = None,
     config: ConfigOption = None,
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "warn",
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GUANCHAO_PUBLIC_URL",
+            help="Where people reach this worker: the links in alerts (default: the config's "
+            "alerts.public_url).",
+        ),
+    ] = None,
 ) -> None:
     """Run a stream worker: comments in, scored records, counts and incidents out."""
     level = LOG_LEVELS.get(loglevel.strip().lower())
@@ -420,6 +430,13 @@ def worker(
     loglevel = level
     with user_errors():
         settings = load_settings(config)
+    if public_url is not None:
+        try:
+            alerts = AlertSettings.model_validate({**settings.alerts.model_dump(),
+                                                   "public_url": public_url})  # fmt: skip
+        except ValueError:
+            fail(f"--public-url {public_url!r} is not an http:// or https:// address")
+        settings = settings.model_copy(update={"alerts": alerts})
     _check_port_free(
         settings.stream.web_host, settings.stream.web_port if web_port is None else web_port
     )
@@ -550,17 +567,24 @@ def demo(
     source: Annotated[
         str, typer.Option(help="Export to replay (default: the bundled sample).")
     ] = str(SAMPLE_EXPORT),
+    keep: Annotated[
+        bool, typer.Option(help="Keep the worker running after the replay, for the console.")
+    ] = True,
 ) -> None:
     """The live demo: an embedded broker, a worker, and a paced replay of the sample stream
-    (an ordinary afternoon, then a logistics-complaint burst); incidents print as they open."""
+    (an ordinary afternoon, then a logistics-complaint burst); incidents print as they open,
+    and the links in the alerts open the console until Ctrl-C."""
     with user_errors():
         settings = load_settings(config)
+    env, made_token = _demo_env(settings)
     with _embedded() as url:
         err.print(f"embedded broker at {url}; starting a worker …")
         web_port = free_port()
+        console = f"http://127.0.0.1:{web_port}"
         worker_process = subprocess.Popen(
             [sys.executable, "-m", "monitor", "worker", "--broker", url,
-             "--web-port", str(web_port), *(["--config", str(config)] if config else [])],
+             "--web-port", str(web_port), "--public-url", console,
+             *(["--config", str(config)] if config else [])], env=env,
         )  # fmt: skip
         done = threading.Event()
         printer = threading.Thread(
@@ -578,6 +602,8 @@ def demo(
             if delivery.failed:
                 err.print(delivery.describe(settings.stream.topics.comments))
             time.sleep(DEMO_SETTLE_SECONDS)
+            if keep:
+                _wait_for_people(console, made_token, settings.alerts.token_env)
         finally:
             done.set()
             worker_process.terminate()
@@ -586,6 +612,26 @@ def demo(
 
 
 DEMO_SETTLE_SECONDS = 5.0
+
+
+def _demo_env(settings: Settings) -> tuple[dict[str, str], str]:
+    """The worker's environment: a link secret and an API token made for this demo where
+    none is set, so that the links in its alerts open the console; the token it made."""
+    env = dict(os.environ)
+    env.setdefault(settings.alerts.link_secret_env, secrets.token_urlsafe(32))
+    made = "" if env.get(settings.alerts.token_env) else secrets.token_urlsafe(12)
+    if made:
+        env[settings.alerts.token_env] = made
+    return env, made
+
+
+def _wait_for_people(console: str, made_token: str, token_env: str) -> None:
+    sign_in = f"the token made for this demo: {made_token}" if made_token else f"${token_env}"
+    err.print(f"the worker keeps running: open a 确认 link above, or the board at "
+              f"{console}/console/ (sign in with {sign_in}); Ctrl-C to stop")  # fmt: skip
+    with suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
 
 
 def wait_until_ready(web_port: int, process: subprocess.Popen[bytes], timeout: float) -> bool:

@@ -59,12 +59,12 @@ def _render(template: str, case: dict[str, Any], now: datetime) -> str:
             outcomes=deadline_outcomes(case, now),
             keywords=list((facts.get("top_keywords") or {}).items()),
             top=facts.get("top_negatives") or [],
-            chart=_chart(case["series"], facts.get("threshold")),
+            chart=negatives_chart(case["series"], facts.get("threshold")),
         )
     )
 
 
-def _chart(series: list[list[Any]], threshold: int | None) -> dict[str, Any]:
+def negatives_chart(series: list[list[Any]], threshold: int | None) -> dict[str, Any]:
     """A polyline of negatives over time, with the threshold as a dashed line."""
     if not series:
         return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "points": "", "span": "no data",

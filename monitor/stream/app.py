@@ -137,10 +137,15 @@ def build_app(
             stats.unsent += 1
             log.error("a scored record was not stored: %s", error)
 
+    def count_check(result: str) -> None:
+        stats.compliance[result] += 1
+
     enricher = Enricher(settings)
     counts = Counts()
     stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
-    casework = add_casework(app, settings, incidents_out, stats, clock, env, send_dead_letter)
+    checker = default_checker(settings.compliance.exempt_names)
+    casework = add_casework(app, settings, incidents_out, stats, clock, env, send_dead_letter,
+                            checker, count_check)  # fmt: skip
     metrics = Metrics(settings, stats, counts, lambda: casework.open_cases(partitions),
                       lambda: _lag(app))  # fmt: skip
 
@@ -191,9 +196,6 @@ def build_app(
             brand = incident_event["incident"]["brand"]
             await publish(incidents_out, brand, incident_event, partitions)
 
-    def count_check(result: str) -> None:
-        stats.compliance[result] += 1
-
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # mode's Signal typing
     async def rebuild_counts(sender: faust.App, **_: Any) -> None:
         """After recovery the tables hold the owned brands' state: count again, and let
@@ -210,7 +212,7 @@ def build_app(
         log.info("counts rebuilt: %s", dict(counts.mentions_by_brand()))
         casework.take_over(mine)
 
-    register_compliance(app, default_checker(settings.compliance.exempt_names), count_check)
+    register_compliance(app, checker, count_check)
 
     probe = BrokerProbe(bootstrap_servers(broker))
 

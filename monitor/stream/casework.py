@@ -36,6 +36,7 @@ from monitor.detect.records import DeadLetter, dead_letter
 from monitor.detect.stages import brand_partition
 from monitor.metrics.collector import StreamStats
 from monitor.settings import Settings
+from monitor.signing import Links, Signer
 from monitor.stream.tables import (
     any_brand,
     case_brand,
@@ -44,7 +45,9 @@ from monitor.stream.tables import (
     until_stored,
     write_table,
 )
-from monitor.web.api import register_api
+from monitor.text.compliance import ComplianceChecker
+from monitor.web.api import MAX_CHECKS_WAITING, Offload, register_api
+from monitor.web.console import Console, register_console
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,8 @@ def add_casework(
     clock: Callable[[], datetime],
     env: Mapping[str, str],
     send_dead_letter: SendDeadLetter,
+    checker: ComplianceChecker,
+    count_check: Callable[[str], None],
 ) -> Casework:
     partitions = settings.stream.partitions
     alert_dead_letters = app.topic(
@@ -102,6 +107,8 @@ def add_casework(
     silences = app.GlobalTable("silences", key_type=str)
     refresh = timedelta(minutes=settings.alerts.alertmanager_refresh_minutes)
     sinks = build_sinks(settings.alerts.sinks, env, refresh)
+    signer = Signer.from_env(env, settings.alerts.link_secret_env, settings.alerts.token_env)
+    links = Links(settings.alerts.public_url, signer, timedelta(hours=settings.alerts.link_hours))
     responder = RespondStage(
         settings,
         load_playbook(settings.alerts.playbook),
@@ -194,8 +201,9 @@ def add_casework(
         async with httpx.AsyncClient(timeout=10) as client:
             for name, sink in sinks.items():
                 work.dispatchers[name] = Dispatcher(
-                    sink, settings.alerts, pending, store, dead_letter_alert, client, clock, count
-                )
+                    sink, settings.alerts, pending, store, dead_letter_alert, client, clock,
+                    count, links,
+                )  # fmt: skip
             await asyncio.gather(*(d.run() for d in work.dispatchers.values()))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's Signal typing
@@ -207,4 +215,6 @@ def add_casework(
 
     token = env.get(settings.alerts.token_env, "")
     register_api(app, responder, respond, save_silence, token, clock)
+    console = Console(responder, respond, signer, token, settings.alerts.public_url, clock)
+    register_console(app, console, checker, Offload("console", MAX_CHECKS_WAITING), count_check)
     return work

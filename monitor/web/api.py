@@ -146,10 +146,10 @@ def _refuse(request: Request, token: str) -> str:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    return _document(await _read(request, MAX_BODY_BYTES))
+    return _document(await read_body(request, MAX_BODY_BYTES))
 
 
-async def _read(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The body, or a 413 as soon as it is known to be longer than `limit` bytes."""
     raw_request = cast(web.Request, request)  # what the aiohttp driver hands the views
     declared = raw_request.content_length
@@ -231,13 +231,13 @@ def _delivered(delivery: Mapping[str, Any]) -> dict[str, Any]:
 def register_compliance(
     app: faust.App, checker: ComplianceChecker, count: Callable[[str], None]
 ) -> None:
-    offload = _Offload("compliance", MAX_CHECKS_WAITING)
+    offload = Offload("compliance", MAX_CHECKS_WAITING)
 
     @app.page("/compliance")
     class Compliance(View):
         async def post(self, request: Request) -> Response:
             try:
-                raw = await _read(request, MAX_BODY_BYTES)
+                raw = await read_body(request, MAX_BODY_BYTES)
                 result, answer = await offload.run(lambda: _check_copy(checker, raw))
             except ActionError as error:
                 return self.json({"error": str(error)}, status=error.status)
@@ -254,7 +254,7 @@ def _check_copy(checker: ComplianceChecker, raw: bytes) -> tuple[str, dict[str, 
     return verdict.result, verdict.as_dict()
 
 
-class _Offload:
+class Offload:
     """CPU-bound work on one thread of its own, off the event loop, with bounded queueing.
 
     A slot is taken on the loop and given back when the thread finishes the work, not

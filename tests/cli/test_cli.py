@@ -429,6 +429,11 @@ BAD_FILE_CASES: list[Any] = [
         id="worker --loglevel bogus",
     ),
     pytest.param(
+        lambda t, s: ["worker", "--broker", "kafka://127.0.0.1:1", "--public-url", "javascript:x"],
+        "is not an http:// or https:// address",
+        id="worker --public-url javascript:x",
+    ),
+    pytest.param(
         lambda t, s: ["ingest", labelled_csv(t), "--broker", "kafka://no such host:x"],
         "'kafka://no such host:x' is not a broker URL",
         id="ingest --broker 'kafka://no such host:x'",

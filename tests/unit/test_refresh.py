@@ -19,6 +19,7 @@ from alerts.routing import Silence
 from alerts.sinks import AlertmanagerSink, ConsoleSink, build_sinks
 from monitor.casework.cases import Case, act, open_case, refresh
 from monitor.settings import AlertSettings, Settings, SinkSettings
+from monitor.signing import Links
 from tests.unit.test_response import DETECTED, PLAYBOOK, event, minutes
 
 EVERY = timedelta(minutes=5)
@@ -153,15 +154,15 @@ def test_a_refresh_reads_as_the_case_stands_and_carries_the_link() -> None:
     case, _ = open_case(event(level="warning"), PLAYBOOK, DETECTED)
     _, notice = refresh(case, minutes(5), EVERY)
     assert notice is not None
-    message = render(notice, "en", "https://guanchao.example", minutes(5))
+    message = render(notice, "en", Links("https://guanchao.example", None), minutes(5))
     assert message.title == "[WARNING] 云朵咖啡 · new incident"
     assert "paged now" not in message.markdown and not message.closes
-    assert message.link.startswith("https://guanchao.example/incidents/")
+    assert message.link.startswith("https://guanchao.example/console/incidents/")
     assert message.started == DETECTED
     acked, _ = act(case, "ack", "张伟", "", minutes(6))
     _, notice = refresh(acked, minutes(11), EVERY)
     assert notice is not None
-    assert render(notice, "zh", "", minutes(11)).title == "【预警】云朵咖啡 · 已确认"
+    assert render(notice, "zh", Links("", None), minutes(11)).title == "【预警】云朵咖啡 · 已确认"
 
 
 def message(incident: str, level: str = "warning", closes: bool = False) -> Message:

@@ -9,6 +9,7 @@ from alerts.messages import render
 from alerts.routing import Silence, route
 from monitor.casework.cases import Case, Notice, open_case
 from monitor.settings import SinkSettings
+from monitor.signing import Links
 from tests.unit.test_response import DETECTED, PLAYBOOK, event, minutes
 
 SINKS = (
@@ -72,8 +73,8 @@ def test_messages_say_drill_and_speak_english_when_asked() -> None:
         {**event(), "incident": {**event()["incident"], "brand": "演练·云朵咖啡"}},
         PLAYBOOK, DETECTED,
     )[1]  # fmt: skip
-    zh = render(drill, "zh", "http://w:6066", DETECTED + timedelta(minutes=3))
+    zh = render(drill, "zh", Links("http://w:6066", None), DETECTED + timedelta(minutes=3))
     assert zh.title.startswith("【演练 DRILL】【关注】演练·云朵咖啡")
-    assert "剩余 27 分钟" in zh.markdown and "http://w:6066/incidents/" in zh.markdown
-    en = render(drill, "en", "http://w:6066", DETECTED + timedelta(minutes=31))
+    assert "剩余 27 分钟" in zh.markdown and "http://w:6066/console/incidents/" in zh.markdown
+    en = render(drill, "en", Links("http://w:6066", None), DETECTED + timedelta(minutes=31))
     assert en.title.startswith("[DRILL] [WATCH]") and "missed by 1 min" in en.markdown

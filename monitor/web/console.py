@@ -1,0 +1,436 @@
+"""The console: server-rendered pages for the people who are not engineers.
+
+GET  /console/incidents/{id}?token=…   one incident, opened from the link in its alert
+POST /console/incidents/{id}/{action}  acknowledge, statement, resolve, false alarm
+GET  /console/                          the board of incidents (signed in)
+GET|POST /console/sign-in, POST /console/sign-out
+GET|POST /console/compliance            copy checked in place (signed in)
+GET  /console/static/{name}             the console's own CSS and JS
+
+Getting in: the link in an alert is signed for its incident and the person paged, and
+expires (`monitor.signing`); everything else needs a sign-in with the API token, which
+becomes a signed session cookie (HttpOnly, SameSite=Strict, Secure behind https).
+Opening a page never changes anything (link scanners fetch URLs before people do):
+actions are POSTs carrying a CSRF token tied to the credential, from the same origin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import parse_qs, quote, urlsplit
+from zoneinfo import ZoneInfo
+
+import faust
+from aiohttp import web
+from faust.web import Request, Response, View
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from alerts.outbox import RespondStage
+from monitor.casework.cases import ACTIONS, CLOSED, ActionError, Case
+from monitor.reports.review import deadline_outcomes, negatives_chart
+from monitor.settings import LEVELS
+from monitor.signing import BadToken, Signer, incident_scope
+from monitor.text.compliance import ComplianceChecker
+from monitor.web.api import MAX_COPY_CHARS, MAX_HITS, MAX_NOTE_CHARS, Offload, Respond, read_body
+from monitor.web.words import WORDS, language_of
+
+STATIC = Path(__file__).with_name("static")
+SESSION_COOKIE = "guanchao_session"
+SESSION_HOURS = 12
+SIGN_IN_TRIES_PER_MINUTE = 5
+FORM_BYTES = 1024 * 1024
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    # The page's URL carries the signed link: it is not sent to other sites (and "no-referrer"
+    # would make browsers send `Origin: null` with the forms, which `_same_origin` refuses)
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who is looking: through a signed link (one incident) or signed in (everything)."""
+
+    credential: str  # the link token or the session token: the CSRF token is tied to it
+    name: str
+    signed_in: bool
+
+
+class Console:
+    """What the pages need; the views below are thin."""
+
+    def __init__(
+        self,
+        responder: RespondStage,
+        respond: Respond,
+        signer: Signer | None,
+        token: str,
+        public_url: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.responder = responder
+        self.respond = respond
+        self.signer = signer
+        self.token = token
+        self.base = urlsplit(public_url).path.rstrip("/") + "/console"
+        self.clock = clock
+        self.tries = SignInTries()
+
+    def visitor(
+        self, request: Request, case_id: str | None = None, link: str = ""
+    ) -> Visitor | None:
+        """The link token (good for `case_id`) or the session cookie, if either is good now."""
+        if self.signer is None:
+            return None
+        now = self.clock()
+        raw = cast(web.Request, request)
+        if case_id is not None and link:
+            try:
+                return Visitor(link, self.signer.verify(incident_scope(case_id), link, now), False)
+            except BadToken:
+                pass
+        session = raw.cookies.get(SESSION_COOKIE, "")
+        try:
+            return Visitor(session, self.signer.verify("session", session, now), True)
+        except BadToken:
+            return None
+
+    def csrf(self, visitor: Visitor) -> str:
+        digest = hashlib.sha256(f"csrf\n{visitor.credential}".encode()).digest()
+        return hmac.new(digest, self.token.encode(), hashlib.sha256).hexdigest()
+
+    def session(self, name: str) -> str:
+        assert self.signer is not None
+        return self.signer.sign("session", name, self.clock() + timedelta(hours=SESSION_HOURS))
+
+    def incident_page(self, case: Case, visitor: Visitor) -> dict[str, Any]:
+        now = self.clock()
+        summary = case.summary(now)
+        zone = ZoneInfo(summary["timezone"])
+        deliveries = self.responder.deliveries.values()
+        sent = [d for d in deliveries if d["notice"]["case"]["id"] == case.id]
+        document = {**summary, "series": [list(p) for p in case.series], "timeline": case.timeline}
+        return {
+            "case": summary,
+            "visitor": visitor,
+            "csrf": self.csrf(visitor),
+            "actions": [name for name, (allowed, _, _) in ACTIONS.items() if case.state in allowed],
+            "deadlines": _deadlines(document, now, zone),
+            "timeline": [{**entry, "at": _clock(entry["at"], zone)} for entry in case.timeline],
+            "chart": negatives_chart(document["series"], case.facts.get("threshold")),
+            "case_series_points": len(case.series),
+            "keywords": list((case.facts.get("top_keywords") or {}).items())[:10],
+            "top": case.facts.get("top_negatives") or [],
+            "deliveries": [_delivery(d, zone) for d in sent],
+            "detected": _clock(summary["detected_at"], zone),
+        }
+
+    def board(self, query: Mapping[str, str]) -> dict[str, Any]:
+        now = self.clock()
+        wanted = {name: query.get(name) or None for name in ("brand", "level", "state")}
+        cases = [Case.from_dict(document) for document in list(self.responder.cases.values())]
+        shown = [c for c in cases if all(v in (None, getattr(c, k)) for k, v in wanted.items())]
+        rows = [_board_row(case, now) for case in shown]
+        rows.sort(key=lambda row: (-LEVELS.index(row["level"]), row["detected_at"]))
+        return {
+            "open": [row for row in rows if row["state"] not in CLOSED],
+            "closed": [row for row in rows if row["state"] in CLOSED],
+            "brands": sorted({case.brand for case in cases}),
+            "wanted": wanted,
+            "levels": LEVELS,
+            "states": ["open", "acknowledged", "statement", *sorted(CLOSED)],
+        }
+
+
+class SignInTries:
+    """Wrong tokens per client, over a sliding minute: guessing is slow, and the memory
+    it takes is bounded (the oldest clients are forgotten first)."""
+
+    MAX_CLIENTS = 10_000
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.failures: dict[str, deque[float]] = {}
+
+    def allowed(self, client: str) -> bool:
+        recent = self.failures.get(client)
+        now = self.clock()
+        while recent and now - recent[0] > 60:
+            recent.popleft()
+        return not recent or len(recent) < SIGN_IN_TRIES_PER_MINUTE
+
+    def failed(self, client: str) -> None:
+        if client not in self.failures and len(self.failures) >= self.MAX_CLIENTS:
+            del self.failures[next(iter(self.failures))]
+        self.failures.setdefault(client, deque()).append(self.clock())
+
+
+def register_console(app: faust.App, console: Console, checker: ComplianceChecker,
+                     offload: Offload, count_check: Callable[[str], None]) -> None:  # fmt: skip
+    class Page(View):
+        async def dispatch(self, request: Any) -> Any:
+            try:
+                return await super().dispatch(request)
+            except ActionError as error:  # an unreadable form, a body too large, a full queue
+                return self.page(request, "message.html", error.status, why="bad_request",
+                                 detail=str(error))  # fmt: skip
+
+        def page(self, request: Request, template: str, status: int = 200,
+                 headers: Mapping[str, str] | None = None, **context: Any) -> Response:  # fmt: skip
+            lang = language_of(request)
+            url = cast(web.Request, request).rel_url
+            html = (
+                _templates()
+                .get_template(f"console/{template}")
+                .render(
+                    t=WORDS[lang],
+                    lang=lang,
+                    base=console.base,
+                    path=_path(request),
+                    switch=str(url.update_query(lang="en" if lang == "zh" else "zh")),
+                    link=lambda path: f"{path}?lang=en" if lang == "en" else path,
+                    **{"done": None, **context},
+                )
+            )
+            return self.html(html, status=status, headers={**SECURITY_HEADERS, **(headers or {})})
+
+        def refuse(self, request: Request, status: int, why: str) -> Response:
+            return self.page(request, "message.html", status, why=why)
+
+        def go(self, location: str, headers: Mapping[str, str] | None = None) -> Response:
+            return self.html("", status=303, headers={**SECURITY_HEADERS, "Location": location,
+                                                      **(headers or {})})  # fmt: skip
+
+        def sign_in_first(self, request: Request) -> Response:
+            return self.go(f"{console.base}/sign-in?next={quote(_path(request), safe='')}")
+
+    @app.page("/console/incidents/{case_id}")
+    class IncidentPage(Page):
+        async def get(self, request: Request, case_id: str) -> Response:
+            link = cast(web.Request, request).query.get("token", "")
+            visitor = console.visitor(request, case_id, link)
+            if visitor is None:
+                return self.refuse(request, 403, "link_refused")
+            try:
+                case = console.responder.case(case_id)
+            except ActionError:
+                return self.refuse(request, 404, "no_incident")
+            context = console.incident_page(case, visitor)
+            done = cast(web.Request, request).query.get("done", "")
+            return self.page(request, "incident.html", **context, done=_done_state(done))
+
+    @app.page("/console/incidents/{case_id}/{action}")
+    class IncidentAction(Page):
+        async def get(self, request: Request, case_id: str, action: str) -> Response:
+            return self.refuse(request, 405, "get_changes_nothing")
+
+        async def post(self, request: Request, case_id: str, action: str) -> Response:
+            form = await _form(request)
+            link = form.get("token", "")  # in the form: a POST's URL carries no secret
+            visitor = console.visitor(request, case_id, link)
+            if visitor is None:
+                return self.refuse(request, 403, "link_refused")
+            if not _same_origin(request) or not hmac.compare_digest(
+                form.get("csrf", ""), console.csrf(visitor)
+            ):
+                return self.refuse(request, 403, "csrf")
+            who, note = form.get("who", "").strip()[:100], form.get("note", "")[:MAX_NOTE_CHARS]
+            try:
+                await console.respond(
+                    lambda: console.responder.act(case_id, action.replace("-", "_"), who, note)
+                )
+            except ActionError as error:
+                return self.page(request, "message.html", error.status, why="action_refused",
+                                 detail=str(error))  # fmt: skip
+            back = f"{console.base}/incidents/{quote(case_id, safe='')}"
+            return self.go(f"{back}?token={quote(link)}&done={action}" if link else back)
+
+    @app.page("/console/")
+    class Board(Page):
+        async def get(self, request: Request) -> Response:
+            visitor = console.visitor(request)
+            if visitor is None:
+                return self.sign_in_first(request)
+            query = cast(web.Request, request).query
+            context = console.board(query)
+            template = "board_list.html" if query.get("fragment") else "board.html"
+            return self.page(request, template, visitor=visitor, csrf=console.csrf(visitor),
+                             **context)  # fmt: skip
+
+    @app.page("/console/sign-in")
+    class SignIn(Page):
+        async def get(self, request: Request) -> Response:
+            return self.page(request, "sign_in.html", failed=False, next=_next(request))
+
+        async def post(self, request: Request) -> Response:
+            form = await _form(request)
+            client = cast(web.Request, request).remote or "?"
+            if not console.tries.allowed(client):
+                return self.refuse(request, 429, "too_many_tries")
+            offered, name = form.get("token", ""), form.get("name", "").strip()[:100]
+            good = bool(console.token) and console.signer is not None
+            if not good or not hmac.compare_digest(offered.encode(), console.token.encode()):
+                console.tries.failed(client)
+                return self.page(request, "sign_in.html", 401, failed=True, next=_next(request))
+            cookie = _cookie(console.session(name), console.base, request, SESSION_HOURS * 3600)
+            return self.go(_next(request) or f"{console.base}/", {"Set-Cookie": cookie})
+
+    @app.page("/console/sign-out")
+    class SignOut(Page):
+        async def post(self, request: Request) -> Response:
+            cookie = _cookie("", console.base, request, 0)
+            return self.go(f"{console.base}/sign-in", {"Set-Cookie": cookie})
+
+    @app.page("/console/compliance")
+    class Compliance(Page):
+        async def get(self, request: Request) -> Response:
+            visitor = console.visitor(request)
+            if visitor is None:
+                return self.sign_in_first(request)
+            return self.page(request, "compliance.html", visitor=visitor, text="", result=None,
+                             csrf=console.csrf(visitor))  # fmt: skip
+
+        async def post(self, request: Request) -> Response:
+            visitor = console.visitor(request)
+            if visitor is None:
+                return self.sign_in_first(request)
+            form = await _form(request)
+            if not hmac.compare_digest(form.get("csrf", ""), console.csrf(visitor)):
+                return self.refuse(request, 403, "csrf")
+            text = form.get("text", "")[:MAX_COPY_CHARS]
+            result = await offload.run(lambda: checker.check(text, limit=MAX_HITS))
+            count_check(result.result)
+            marked = _marked(text, result.hits)
+            template = "compliance_result.html" if form.get("fragment") else "compliance.html"
+            return self.page(request, template, visitor=visitor, text=text, result=result,
+                             marked=marked, csrf=console.csrf(visitor))  # fmt: skip
+
+    @app.page("/console/static/{name}")
+    class Static(View):
+        async def get(self, request: Request, name: str) -> Response:
+            path = STATIC / name
+            if name not in _static_names():
+                return self.text("not found", status=404)
+            kind = "text/css" if name.endswith(".css") else "text/javascript"
+            return self.bytes(path.read_bytes(), content_type=kind,
+                              headers={"Cache-Control": "max-age=3600"})  # fmt: skip
+
+
+@cache
+def _templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("monitor", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@cache
+def _static_names() -> frozenset[str]:
+    return frozenset(path.name for path in STATIC.iterdir())
+
+
+def _clock(iso: str, zone: ZoneInfo) -> str:
+    return datetime.fromisoformat(iso).astimezone(zone).strftime("%m-%d %H:%M")
+
+
+def _deadlines(case: dict[str, Any], now: datetime, zone: ZoneInfo) -> list[dict[str, Any]]:
+    """Each deadline with its clock time, and the minutes left, or how late it was met."""
+    shown = []
+    for item in deadline_outcomes(case, now):
+        due = datetime.fromisoformat(item["due"])
+        done = datetime.fromisoformat(item["met"]) if item["met"] else None
+        minutes = round(((done or now) - due).total_seconds() / 60)
+        shown.append({"deadline": item["deadline"], "due": _clock(item["due"], zone),
+                      "met": _clock(item["met"], zone) if done else None, "late": minutes,
+                      "missed": item["missed"], "closed": case["state"] in CLOSED,
+                      "due_ts": int(due.timestamp())})  # fmt: skip
+    return shown
+
+
+def _done_state(action: str) -> str | None:
+    """The state an action the visitor just took led to, to say it was recorded."""
+    known = ACTIONS.get(action.replace("-", "_"))
+    return known[1] if known else None
+
+
+def _board_row(case: Case, now: datetime) -> dict[str, Any]:
+    summary = case.summary(now)
+    pending = [d for d in summary["deadlines"] if not d["met"]]
+    next_due = min((datetime.fromisoformat(d["due"]) for d in pending), default=None)
+    zone = ZoneInfo(summary["timezone"])
+    return {**summary, "detected": _clock(summary["detected_at"], zone),
+            "next": next((d["deadline"] for d in pending if datetime.fromisoformat(d["due"])
+                          == next_due), None),
+            "next_due": _clock(next_due.isoformat(), zone) if next_due else None,
+            "minutes_left": round((next_due - now).total_seconds() / 60) if next_due else None,
+            "on_duty_name": (summary["on_duty"] or {}).get("name", "")}  # fmt: skip
+
+
+def _delivery(delivery: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    done = delivery.get("done_at")
+    return {"sink": delivery["sink"], "kind": delivery["notice"]["kind"],
+            "state": delivery["state"], "attempts": delivery["attempts"],
+            "error": delivery.get("error") or "", "muted_by": delivery.get("muted_by") or "",
+            "done_at": _clock(done, zone) if done else ""}  # fmt: skip
+
+
+def _marked(text: str, hits: Any) -> list[tuple[str, Any]]:
+    """The copy cut into plain parts and hits, in order: (text, hit or None)."""
+    parts: list[tuple[str, Any]] = []
+    at = 0
+    for hit in sorted(hits, key=lambda h: h.start):
+        if hit.start < at:
+            continue
+        parts.append((text[at : hit.start], None))
+        parts.append((text[hit.start : hit.end], hit))
+        at = hit.end
+    parts.append((text[at:], None))
+    return parts
+
+
+async def _form(request: Request) -> dict[str, str]:
+    raw = await read_body(request, FORM_BYTES)
+    try:
+        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ActionError(400, f"the form is not readable: {error}") from None
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _same_origin(request: Request) -> bool:
+    """A form posted from another site says so in Origin (every browser sends it on POST)."""
+    raw = cast(web.Request, request)
+    origin = raw.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == raw.host
+
+
+def _path(request: Request) -> str:
+    return str(cast(web.Request, request).rel_url)
+
+
+def _next(request: Request) -> str:
+    """Where to go after signing in: only a path of the console itself."""
+    wanted = cast(web.Request, request).query.get("next", "")
+    return wanted if wanted.startswith("/") and not wanted.startswith("//") else ""
+
+
+def _cookie(value: str, base: str, request: Request, max_age: int) -> str:
+    raw = cast(web.Request, request)
+    secure = raw.secure or raw.headers.get("X-Forwarded-Proto") == "https"
+    return (f"{SESSION_COOKIE}={value}; Path={base}; Max-Age={max_age}; HttpOnly; "
+            f"SameSite=Strict{'; Secure' if secure else ''}")  # fmt: skip

@@ -1,0 +1,226 @@
+"""The console in a real headless Chromium (Debian's, driven by Playwright): the on-call
+person opens the link from the alert with no token, acknowledges with one tap and a
+confirm; tampered and expired links, a GET on an action, sign-in and sign-out; the
+copywriter's compliance page. Screenshots at 375 and 1280 px, checked for overflow, go to
+$GUANCHAO_SCREENSHOTS (or the test's folder)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from monitor.casework.playbook import DEFAULT_PLAYBOOK
+from monitor.signing import Signer, incident_scope
+
+from .conftest import MakePipeline, Pipeline, Worker, wait_for
+from .test_playbook import ENV, TOKEN, call, eleven_negatives, volume_case
+
+LINK = re.compile(r"https?://\S+/console/incidents/\S+")
+WIDTHS = {"phone": 375, "desktop": 1280}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium")
+    assert chromium, "Chromium is installed by scripts/system_packages.sh"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("GUANCHAO_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def look(page: Page, shots: Path, name: str) -> None:
+    """A screenshot at each width, and no horizontal scrolling at either."""
+    for device, width in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=shots / f"{name}-{device}.png", full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
+
+
+def console_pipeline(make_pipeline: MakePipeline) -> tuple[Pipeline, Worker]:
+    alerts = {"playbook": str(DEFAULT_PLAYBOOK), "tick_seconds": 0.5,
+              "sinks": [{"name": "console", "kind": "console"}]}  # fmt: skip
+    pipeline = make_pipeline(1, alerts=alerts, env=ENV)
+    worker = pipeline.start_worker()
+    pipeline.produce(eleven_negatives())
+    wait_for(lambda: volume_case(worker), "the incident to open")
+    return pipeline, worker
+
+
+def paged_link(worker: Worker) -> str:
+    """The link in the console sink's page of the volume incident, on this worker's port
+    (the config's public_url is another port: the path and the signed token count)."""
+
+    def volume_links() -> list[str]:
+        return [url for url in LINK.findall(worker.log.read_text()) if "negative_volume" in url]
+
+    parts = urlsplit(wait_for(volume_links, "the console alert")[0])
+    return f"http://127.0.0.1:{worker.web_port}{parts.path}?{parts.query}"
+
+
+def test_the_link_in_the_alert_opens_the_incident_and_one_tap_acknowledges_it(
+    make_pipeline: MakePipeline, browser: Browser, shots: Path
+) -> None:
+    _, worker = console_pipeline(make_pipeline)
+    link = paged_link(worker)
+    page = browser.new_page()
+    page.goto(link)
+    assert "云朵咖啡" in page.locator("h1").inner_text()
+    assert page.get_by_text("待确认").count() == 1
+    look(page, shots, "incident")
+    case = volume_case(worker)
+    assert case is not None and case["state"] == "open"  # opening the page changed nothing
+
+    page.get_by_role("textbox", name="你的名字").fill("张伟")
+    page.fill("textarea[name=note]", "正在联系物流")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="确认，我来处理").click()
+    page.wait_for_url(re.compile(r"done=ack"))
+    assert "已记录：已确认" in page.inner_text("main")
+    assert "张伟 — 正在联系物流" in page.locator(".timeline").inner_text()
+    look(page, shots, "incident-acknowledged")
+    acknowledged = volume_case(worker)
+    assert acknowledged is not None and acknowledged["state"] == "acknowledged"
+    response = next(d for d in acknowledged["deadlines"] if d["deadline"] == "response")
+    assert response["met"] is not None
+    assert datetime.fromisoformat(response["met"]) <= datetime.fromisoformat(response["due"])
+
+    page.get_by_role("link", name="English").click()
+    assert "Acknowledged" in page.inner_text("main") or "acknowledged" in page.inner_text("main")
+    look(page, shots, "incident-en")
+
+
+def test_a_dismissed_confirm_changes_nothing(make_pipeline: MakePipeline, browser: Browser) -> None:
+    _, worker = console_pipeline(make_pipeline)
+    page = browser.new_page()
+    page.goto(paged_link(worker))
+    page.get_by_role("textbox", name="你的名字").fill("张伟")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="确认，我来处理").click()
+    page.wait_for_timeout(500)
+    case = volume_case(worker)
+    assert case is not None and case["state"] == "open"
+
+
+def test_tampered_expired_and_foreign_links_are_refused_and_a_get_changes_nothing(
+    make_pipeline: MakePipeline, browser: Browser, shots: Path
+) -> None:
+    _, worker = console_pipeline(make_pipeline)
+    link = paged_link(worker)
+    case = volume_case(worker)
+    assert case is not None
+    page = browser.new_page()
+    tampered = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+    signer = Signer.from_env(ENV, "GUANCHAO_LINK_SECRET", "GUANCHAO_API_TOKEN")
+    assert signer is not None
+    expired = signer.sign(incident_scope(case["id"]), "张伟", datetime.now(UTC) - timedelta(1))
+    other = signer.sign(incident_scope("山海茶饮:negative_volume:1"), "张伟",
+                        datetime.now(UTC) + timedelta(hours=1))  # fmt: skip
+    base = link.split("?")[0]
+    for url in (tampered, f"{base}?token={expired}", f"{base}?token={other}", base):
+        answer = page.goto(url)
+        assert answer is not None and answer.status == 403, url
+        assert "链接无效或已过期" in page.inner_text("main")
+        assert "云朵咖啡" not in page.content()
+    look(page, shots, "link-refused")
+
+    token = urlsplit(link).query.removeprefix("token=")
+    answer = page.goto(f"{base}/ack?token={token}")  # what a link scanner would do
+    assert answer is not None and answer.status == 405
+    assert volume_case(worker)["state"] == "open"  # type: ignore[index]
+
+    forged = urllib.request.Request(f"{base}/ack", method="POST",
+                                    data=f"token={token}&who=x&csrf=guess".encode())  # fmt: skip
+    try:
+        urllib.request.urlopen(forged, timeout=5)
+        raise AssertionError("a POST without the page's CSRF token was accepted")
+    except urllib.error.HTTPError as error:
+        assert error.code == 403
+    assert volume_case(worker)["state"] == "open"  # type: ignore[index]
+
+
+def test_sign_in_shows_the_board_and_sign_out_ends_it(
+    make_pipeline: MakePipeline, browser: Browser, shots: Path
+) -> None:
+    _, worker = console_pipeline(make_pipeline)
+    root = f"http://127.0.0.1:{worker.web_port}/console"
+    page = browser.new_context().new_page()
+    page.goto(f"{root}/")
+    assert "/console/sign-in" in page.url  # the board needs a sign-in
+    page.fill("input[name=token]", "wrong")
+    page.get_by_role("button", name="登录").click()
+    assert "令牌不对" in page.inner_text("main")
+    page.fill("input[name=name]", "王芳")
+    page.fill("input[name=token]", TOKEN)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{root}/")
+    assert "云朵咖啡" in page.locator("#board").inner_text()
+    look(page, shots, "board")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "guanchao_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+    page.get_by_role("link", name=re.compile("云朵咖啡")).first.click()
+    assert page.get_by_role("textbox", name="你的名字").input_value() == "王芳"
+    page.get_by_role("button", name="退出").click()
+    page.goto(f"{root}/")
+    assert "/console/sign-in" in page.url
+
+
+def test_the_compliance_page_marks_the_terms_in_place(
+    make_pipeline: MakePipeline, browser: Browser, shots: Path
+) -> None:
+    _, worker = console_pipeline(make_pipeline)
+    root = f"http://127.0.0.1:{worker.web_port}/console"
+    page = browser.new_context().new_page()
+    page.goto(f"{root}/sign-in?next=/console/compliance")
+    page.fill("input[name=token]", TOKEN)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{root}/compliance")
+    page.fill("textarea[name=text]", "全网销量第 一的國家級好茶，第一次来就爱上")
+    page.get_by_role("button", name="检查").click()
+    marks = page.locator(".copy mark").all_inner_texts()
+    assert any("第 一" in mark for mark in marks) and "國家級" in marks, marks
+    assert "第一次来" in page.locator(".copy").inner_text()
+    assert "禁止发布" in page.inner_text("#result")
+    look(page, shots, "compliance")
+
+    page.fill("textarea[name=text]", "第一次来这家店，环境很好")
+    page.get_by_role("button", name="检查").click()
+    assert page.locator(".copy mark").count() == 0
+    assert "可以发布" in page.inner_text("#result")
+
+
+def test_no_console_page_serves_case_data_without_a_credential(
+    make_pipeline: MakePipeline,
+) -> None:
+    _, worker = console_pipeline(make_pipeline)
+    case = volume_case(worker)
+    assert case is not None
+    root = f"http://127.0.0.1:{worker.web_port}/console"
+    for path in ("/", "/?fragment=1", f"/incidents/{quote(case['id'], safe='')}", "/compliance"):
+        request = urllib.request.Request(root + path)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                body = answer.read().decode()
+        except urllib.error.HTTPError as error:
+            body = error.read().decode()
+        assert "云朵咖啡" not in body and case["id"] not in body, path
+    assert call(worker, "GET", "/incidents", token=None)[0] == 401
