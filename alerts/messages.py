@@ -24,6 +24,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 
 CLOSING = ("resolved", "false_alarm")
+BUTTONS = {"zh": ("确认", "查看详情"), "en": ("Acknowledge", "Details")}
 # A refresh says what the case is now: the template's words for its state.
 STATE_KINDS = {"open": "opened", "acknowledged": "acknowledged", "statement": "statement"}
 
@@ -38,7 +39,9 @@ class Message:
     brand: str
     cause: str
     closes: bool = False  # the incident is over (Alertmanager resolves its alert)
-    link: str = ""  # the incident on the API
+    link: str = ""  # the incident's console page, signed for the person paged
+    summary: str = ""  # a line or two, for cards that hold no Markdown (WeCom)
+    buttons: tuple[tuple[str, str], ...] = ()  # (label, URL): 确认 and 查看详情
     started: datetime | None = None  # when the incident was detected
     parts: tuple[Message, ...] = ()  # a digest's messages, for sinks that take them apart
 
@@ -61,6 +64,7 @@ def render(notice: Notice, language: str, links: Links, now: datetime) -> Messag
         context["kind"] = STATE_KINDS.get(notice.case["state"], "opened")
     body = template.render(**context).strip()
     title, _, _ = body.partition("\n")
+    summary = _environment().get_template(f"summary.{language}.txt.j2").render(**context)
     case = notice.case
     return Message(
         title=title,
@@ -72,8 +76,16 @@ def render(notice: Notice, language: str, links: Links, now: datetime) -> Messag
         cause=case["cause"],
         closes=notice.kind in CLOSING,
         link=context["url"],
+        summary=summary.strip(),
+        buttons=_buttons(context["url"], language, notice.kind in CLOSING),
         started=datetime.fromisoformat(case["detected_at"]),
     )
+
+
+def _buttons(url: str, language: str, closed: bool) -> tuple[tuple[str, str], ...]:
+    """确认 opens the page at its actions; a closed incident has only its details."""
+    acknowledge, details = BUTTONS[language]
+    return ((details, url),) if closed else ((acknowledge, f"{url}#act"), (details, url))
 
 
 def digest(messages: list[Message], language: str) -> Message:

@@ -20,13 +20,19 @@ class FeishuSink(JsonSink):
     limits = Limits(per_minute=100, per_second=5)
 
     def request(self, message: Message, now: datetime) -> tuple[str, bytes, dict[str, str]]:
-        card = {
+        card: dict[str, Any] = {
             "header": {
                 "title": {"tag": "plain_text", "content": message.title},
                 "template": LEVEL_COLOURS.get(message.level, "blue"),
             },
             "elements": [{"tag": "markdown", "content": cut(message.markdown)}],
         }
+        if message.buttons:  # buttons that open the incident's signed page
+            card["elements"].append({"tag": "action", "actions": [
+                {"tag": "button", "text": {"tag": "plain_text", "content": label}, "url": url,
+                 "type": "primary" if n == 0 else "default"}
+                for n, (label, url) in enumerate(message.buttons)
+            ]})  # fmt: skip
         payload: dict[str, Any] = {"msg_type": "interactive", "card": card}
         if self.secret:
             timestamp = str(int(now.timestamp()))

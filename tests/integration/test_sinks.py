@@ -43,6 +43,15 @@ MESSAGE = Message(
 )
 
 
+PAGE = "https://pr.example.com/console/incidents/%E4%BA%91?token=1.x.y"
+WITH_BUTTONS = replace(
+    MESSAGE,
+    link=PAGE,
+    summary="近一小时负面 23 条（阈值 10）。23 negative mentions。首次回应 10:30 截止",
+    buttons=(("确认", f"{PAGE}#act"), ("查看详情", PAGE)),
+)
+
+
 def make_sink(kind: str, url: str, **extra: Any) -> Sink:
     env = {"SINK_URL": url, "SINK_SECRET": SECRET}
     config = SinkSettings(name=kind, kind=kind, url_env="SINK_URL", **extra)  # type: ignore[arg-type]
@@ -68,6 +77,36 @@ def test_wecom_gets_a_markdown_message(http: Receiver) -> None:
     (request,) = http.requests
     assert request.path == "/cgi-bin/webhook/send?key=abc"
     assert request.json() == {"msgtype": "markdown", "markdown": {"content": MESSAGE.markdown}}
+
+
+def test_wecom_gets_a_card_whose_buttons_open_the_signed_page(http: Receiver) -> None:
+    send(make_sink("wecom", http.url), WITH_BUTTONS)
+    body = http.requests[0].json()
+    assert body["msgtype"] == "template_card"
+    card = body["template_card"]
+    assert card["card_type"] == "text_notice" and card["main_title"]["title"] == MESSAGE.title
+    assert card["sub_title_text"] == WITH_BUTTONS.summary
+    assert card["jump_list"] == [{"type": 1, "title": "确认", "url": f"{PAGE}#act"},
+                                 {"type": 1, "title": "查看详情", "url": PAGE}]  # fmt: skip
+    assert card["card_action"] == {"type": 1, "url": PAGE}
+
+
+def test_feishu_dingtalk_and_slack_carry_the_same_two_buttons(http: Receiver) -> None:
+    for kind in ("feishu", "dingtalk"):
+        send(make_sink(kind, http.url), WITH_BUTTONS)
+    http.answer(200, b"ok")  # Slack's plain answer
+    send(make_sink("slack", http.url), WITH_BUTTONS)
+    feishu, dingtalk, slack = (request.json() for request in http.requests)
+    expected = [("确认", f"{PAGE}#act"), ("查看详情", PAGE)]
+    actions = feishu["card"]["elements"][-1]
+    assert actions["tag"] == "action"
+    assert [(b["text"]["content"], b["url"]) for b in actions["actions"]] == expected
+    assert dingtalk["msgtype"] == "actionCard"
+    assert dingtalk["actionCard"]["text"] == MESSAGE.markdown
+    assert [(b["title"], b["actionURL"]) for b in dingtalk["actionCard"]["btns"]] == expected
+    buttons = slack["blocks"][-1]
+    assert buttons["type"] == "actions"
+    assert [(b["text"]["text"], b["url"]) for b in buttons["elements"]] == expected
 
 
 def test_feishu_gets_a_signed_card(http: Receiver) -> None:

@@ -4,12 +4,13 @@ surges into the storm already paged."""
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from alerts.messages import render
 from alerts.routing import Silence, route
-from monitor.casework.cases import Case, Notice, open_case
+from monitor.casework.cases import Case, Notice, act, open_case
 from monitor.settings import SinkSettings
-from monitor.signing import Links
+from monitor.signing import Links, Signer, incident_scope
 from tests.unit.test_response import DETECTED, PLAYBOOK, event, minutes
 
 SINKS = (
@@ -78,3 +79,20 @@ def test_messages_say_drill_and_speak_english_when_asked() -> None:
     assert "剩余 27 分钟" in zh.markdown and "http://w:6066/console/incidents/" in zh.markdown
     en = render(drill, "en", Links("http://w:6066", None), DETECTED + timedelta(minutes=31))
     assert en.title.startswith("[DRILL] [WATCH]") and "missed by 1 min" in en.markdown
+
+
+def test_every_alert_carries_buttons_to_its_signed_page_for_the_person_paged() -> None:
+    signer = Signer(b"k" * 32)
+    case, page = opening("negative_volume", "warning", 0)
+    message = render(page, "zh", Links("https://pr.example.com", signer), minutes(1))
+    (ack_label, ack_url), (details_label, details_url) = message.buttons
+    assert (ack_label, details_label) == ("确认", "查看详情")
+    assert ack_url == f"{details_url}#act" and details_url == message.link
+    token = parse_qs(urlsplit(details_url).query)["token"][0]
+    assert signer.verify(incident_scope(case.id), token, minutes(1)) == page.people[0]["name"]
+    assert "首次回应" in message.summary and "截止" in message.summary
+
+    _, resolved = act(act(case, "ack", "张伟", "", minutes(2))[0], "resolve", "张伟", "",
+                      minutes(3))  # fmt: skip
+    closing = render(resolved, "en", Links("https://pr.example.com", signer), minutes(3))
+    assert [label for label, _ in closing.buttons] == ["Details"]
