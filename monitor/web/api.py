@@ -89,14 +89,7 @@ def register_api(
     @app.page("/incidents/{case_id}")
     class OneIncident(Guarded):
         async def get(self, request: Request, case_id: str) -> Response:
-            case = responder.case(case_id)
-            sent = [
-                d for d in responder.deliveries.values() if d["notice"]["case"]["id"] == case_id
-            ]
-            return self.json({**_listed(case), "timeline": list(case.timeline),
-                              "reasons": list(case.reasons), "facts": case.facts,
-                              "series": [list(point) for point in case.series],
-                              "deliveries": [_delivered(d) for d in sent]})  # fmt: skip
+            return self.json(case_document(responder, case_id))
 
     @app.page("/incidents/{case_id}/{action}")
     class Act(Guarded):
@@ -208,6 +201,15 @@ def _silence(body: Mapping[str, Any], now: datetime) -> Silence:
         created_by=who.strip(),
         comment=_text(body, "comment", MAX_NOTE_CHARS),
     )
+
+
+def case_document(responder: RespondStage, case_id: str) -> dict[str, Any]:
+    """One case as `GET /incidents/{id}` shows it, and as the review is written from."""
+    case = responder.case(case_id)
+    sent = [d for d in responder.deliveries.values() if d["notice"]["case"]["id"] == case_id]
+    return {**_listed(case), "timeline": list(case.timeline), "reasons": list(case.reasons),
+            "facts": case.facts, "series": [list(point) for point in case.series],
+            "deliveries": [_delivered(d) for d in sent]}  # fmt: skip
 
 
 def _listed(case: Case) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 GET  /console/incidents/{id}?token=…   one incident, opened from the link in its alert
 POST /console/incidents/{id}/{action}  acknowledge, statement, resolve, false alarm
+GET  /console/incidents/{id}/review     the post-incident review, printable
 GET  /console/                          the board of incidents (signed in)
 GET|POST /console/sign-in, POST /console/sign-out
 GET|POST /console/compliance            copy checked in place (signed in)
@@ -36,11 +37,19 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from alerts.outbox import RespondStage
 from monitor.casework.cases import ACTIONS, CLOSED, ActionError, Case
-from monitor.reports.review import deadline_outcomes, negatives_chart
+from monitor.reports.review import deadline_outcomes, negatives_chart, review_html
 from monitor.settings import LEVELS
 from monitor.signing import BadToken, Signer, incident_scope
 from monitor.text.compliance import ComplianceChecker
-from monitor.web.api import MAX_COPY_CHARS, MAX_HITS, MAX_NOTE_CHARS, Offload, Respond, read_body
+from monitor.web.api import (
+    MAX_COPY_CHARS,
+    MAX_HITS,
+    MAX_NOTE_CHARS,
+    Offload,
+    Respond,
+    case_document,
+    read_body,
+)
 from monitor.web.words import WORDS, language_of
 
 STATIC = Path(__file__).with_name("static")
@@ -57,6 +66,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+# The review is one self-contained page (`guanchao incidents report --html`): its own styles
+REVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 @dataclass(frozen=True)
@@ -234,7 +245,18 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
     @app.page("/console/incidents/{case_id}/{action}")
     class IncidentAction(Page):
         async def get(self, request: Request, case_id: str, action: str) -> Response:
-            return self.refuse(request, 405, "get_changes_nothing")
+            """Only the review is read here; an action's URL opened changes nothing."""
+            if action != "review":
+                return self.refuse(request, 405, "get_changes_nothing")
+            link = cast(web.Request, request).query.get("token", "")
+            if console.visitor(request, case_id, link) is None:
+                return self.refuse(request, 403, "link_refused")
+            try:
+                document = case_document(console.responder, case_id)
+            except ActionError:
+                return self.refuse(request, 404, "no_incident")
+            headers = {**SECURITY_HEADERS, "Content-Security-Policy": REVIEW_POLICY}
+            return self.html(review_html(document, console.clock()), headers=headers)
 
         async def post(self, request: Request, case_id: str, action: str) -> Response:
             form = await _form(request)

@@ -103,6 +103,10 @@ def test_the_link_in_the_alert_opens_the_incident_and_one_tap_acknowledges_it(
     assert response["met"] is not None
     assert datetime.fromisoformat(response["met"]) <= datetime.fromisoformat(response["due"])
 
+    page.get_by_role("link", name="复盘报告（可打印）").click()
+    assert "事件复盘" in page.inner_text("h1") and "张伟" in page.inner_text("body")
+    page.go_back()
+
     page.get_by_role("link", name="English").click()
     assert "Acknowledged" in page.inner_text("main") or "acknowledged" in page.inner_text("main")
     look(page, shots, "incident-en")
