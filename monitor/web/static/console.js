@@ -4,12 +4,8 @@ document.addEventListener("DOMContentLoaded", () => {
   // One tap, then confirm: an action is never taken by a stray tap.
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {
-      const first = document.querySelector("form.action");
-      for (const copy of form.querySelectorAll("[data-copy]")) {
-        const source = first && first.querySelector(`[name=${copy.dataset.copy}]`);
-        if (source) copy.value = source.value;
-      }
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      const question = event.submitter && event.submitter.dataset.confirm;
+      if (question && !window.confirm(question)) event.preventDefault();
     });
   }
   // Deadlines count down without a reload.
