@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from monitor.casework.cases import REFRESH, Notice
+from monitor.detect.reasons import joined
 from monitor.settings import LEVELS
 from monitor.signing import Links
 
@@ -48,13 +49,15 @@ class Message:
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=False,  # Markdown for chat robots, not HTML
         undefined=jinja2.StrictUndefined,
         trim_blocks=False,
         keep_trailing_newline=False,
     )
+    environment.filters["reasons"] = joined
+    return environment
 
 
 def render(notice: Notice, language: str, links: Links, now: datetime) -> Message:

@@ -40,6 +40,7 @@ from monitor.settings import LEVELS, Settings
 
 KEEP_DELIVERED = timedelta(days=2)
 CASE_EVENT = "case"  # the playbook's events on the incidents topic; the detector's differ
+MAX_REASONS = 20
 DETECTOR_EVENTS = ("opened", "updated", "level_changed", "cleared")
 
 
@@ -215,8 +216,8 @@ def parse_detection(raw: bytes | None) -> dict[str, Any] | None:
     if _field(incident, "level_name", str, "incident.") not in LEVELS:
         raise RecordError("bad_field", f"incident.level_name must be one of {', '.join(LEVELS)}")
     reasons = _field(incident, "reasons", list, "incident.")
-    if not all(isinstance(reason, str) for reason in reasons):
-        raise RecordError("bad_field", "incident.reasons must be strings")
+    if len(reasons) > MAX_REASONS or not all(_reason(reason) for reason in reasons):
+        raise RecordError("bad_field", "incident.reasons must be texts or {kind: …} objects")
     facts = _field(incident, "facts", dict, "incident.")
     for name, kinds in FACT_TYPES.items():
         value = facts.get(name)
@@ -255,6 +256,14 @@ def _time(text: str) -> datetime:
     if moment.tzinfo is None:
         raise RecordError("bad_time", "at has no time zone")
     return moment
+
+
+def _reason(reason: object) -> bool:
+    """Text (stored before reasons were data), or a kind and its numbers: the wording
+    shows what it cannot word by its kind, so only the shape is checked."""
+    if isinstance(reason, str):
+        return True
+    return isinstance(reason, dict) and isinstance(reason.get("kind"), str) and len(reason) <= 8
 
 
 def _quoted(comment: Any) -> bool:

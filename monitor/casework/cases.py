@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from monitor.casework.playbook import DEADLINES, Person, Playbook
+from monitor.detect.reasons import Reason
 from monitor.documents import Document
 from monitor.settings import is_drill
 
@@ -70,7 +71,7 @@ class Case(Document):
     state: str
     detected_at: datetime
     playbook: dict[str, Any]
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason | str, ...]  # worded by `monitor.detect.reasons`
     facts: dict[str, Any]
     drill: bool = False
     met: dict[str, str] = field(default_factory=dict)
@@ -137,7 +138,7 @@ def open_case(event: dict[str, Any], playbook: Playbook, now: datetime) -> tuple
         series=_point(event),
         refreshed_at=now,  # the opening page posts the alert
     )
-    case = _record(case, "opened", now, "guanchao", "; ".join(case.reasons))
+    case = _record(case, "opened", now, "guanchao", "")  # the reasons are the case's
     people = _people(case, 0, now)
     return case, _notice(case, "opened", now, "opened", people=people)
 

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from monitor.casework.drill import burst, drill_timings
 from monitor.cli.terminal import ConfigOption, err, fail, out, user_errors
+from monitor.detect.reasons import joined
 from monitor.reports.review import review_html, review_markdown
 from monitor.settings import drill_name, load_settings
 from monitor.stream.ingest import produce_comments
@@ -122,7 +123,7 @@ def show(case_id: str, api: ApiOption = DEFAULT_API, token: TokenOption = "") ->
     """One incident: why, deadlines, timeline and where its alerts went."""
     case = Api(api, token).call("GET", _path(case_id))
     out.print(f"[bold]{case['brand']}[/bold] · {case['cause']} · {case['level']} · {case['state']}")
-    out.print("; ".join(case["reasons"]))
+    out.print(joined(case["reasons"], "en"), markup=False)
     for item in case["deadlines"]:
         out.print(f"  {item['deadline']:10} due {item['due']}  met {item['met'] or '—'}")
     table = Table("when", "what", "who", "note")

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.detect.counting import moment_of
+from monitor.detect.reasons import Reason, joined
 from monitor.detect.rules import Detection, Level
 
 OPENED = "opened"
@@ -30,7 +31,7 @@ class Incident:
     opened_minute: int
     last_firing_minute: int
     last_update_minute: int
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason | str, ...]
     facts: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
@@ -104,6 +105,6 @@ def describe(event: dict[str, Any]) -> str:
     """One line for a console: what happened to which incident, and why."""
     incident = event["incident"]
     level = incident["level_name"].upper()
-    reasons = "; ".join(incident["reasons"])
+    reasons = joined(incident["reasons"], "en")
     what = f"{event['event'].upper():13} {level:8}"
     return f"{what} {incident['brand']} · {incident['cause']} · {reasons}"

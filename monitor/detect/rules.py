@@ -14,6 +14,7 @@ from enum import IntEnum
 from typing import Any
 
 from monitor.detect.counting import WindowTotals
+from monitor.detect.reasons import Reason
 from monitor.settings import RuleSettings
 
 NEGATIVE_VOLUME = "negative_volume"
@@ -45,7 +46,7 @@ class Detection:
     cause: str
     level: Level
     minute: int
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]  # worded by `monitor.detect.reasons`
     facts: Mapping[str, Any]
 
 
@@ -62,32 +63,33 @@ def evaluate(
 def _negative_volume(
     totals: WindowTotals, threshold: int, baseline: Baseline | None, rules: RuleSettings
 ) -> Detection:
-    reasons = [f"{totals.negatives} negative mentions in the last hour (threshold {threshold})"]
+    reasons: list[Reason] = [
+        {"kind": "volume", "negatives": totals.negatives, "threshold": threshold}
+    ]
     raise_by = 0
     if totals.negatives > threshold * rules.crisis_factor:
         raise_by += 2
-        reasons.append(f"more than {rules.crisis_factor:g}× the threshold")
+        reasons.append({"kind": "over_threshold", "factor": rules.crisis_factor})
     elif totals.negatives > threshold * rules.warning_factor:
         raise_by += 1
-        reasons.append(f"more than {rules.warning_factor:g}× the threshold")
+        reasons.append({"kind": "over_threshold", "factor": rules.warning_factor})
     growth = None
     if baseline and baseline.days and baseline.negatives > 0:
         growth = totals.negatives / baseline.negatives
         if growth >= rules.growth_factor:
             raise_by += 1
-            reasons.append(f"{growth:.1f}× this hour's 7-day mean ({baseline.negatives:.1f})")
+            reasons.append({"kind": "growth", "growth": growth, "baseline": baseline.negatives})
     crisis_hits = sum(totals.crisis.values())
     if crisis_hits >= rules.crisis_keyword_hits:
         raise_by += 1
-        top = "、".join(word for word, _ in totals.crisis.most_common(3))
-        reasons.append(f"{crisis_hits} crisis-keyword hits ({top})")
+        top = [word for word, _ in totals.crisis.most_common(3)]
+        reasons.append({"kind": "crisis_keywords", "hits": crisis_hits, "words": top})
     if totals.top_negative_followers >= rules.high_reach_followers:
         raise_by += 1
-        followers = totals.top_negative_followers
-        reasons.append(f"a negative post by an author with {followers:,} followers")
+        reasons.append({"kind": "high_reach", "followers": totals.top_negative_followers})
     if len(totals.negative_platforms) >= rules.platforms:
         raise_by += 1
-        reasons.append(f"negatives on {len(totals.negative_platforms)} platforms")
+        reasons.append({"kind": "platforms", "count": len(totals.negative_platforms)})
     return Detection(
         brand=totals.brand,
         cause=NEGATIVE_VOLUME,
@@ -120,14 +122,15 @@ def _keyword_surges(
         usual = baseline.keywords.get(keyword, 0.0) if baseline else 0.0
         if count < usual * (1 + rules.keyword_surge):
             continue
-        usual_text = f"usually {usual:.1f} in this hour" if usual else "no history for this hour"
         detections.append(
             Detection(
                 brand=totals.brand,
                 cause=KEYWORD_CAUSE + keyword,
                 level=Level.WATCH,
                 minute=totals.end_minute,
-                reasons=(f"「{keyword}」 in {count} negative mentions this hour ({usual_text})",),
+                reasons=(
+                    {"kind": "keyword_surge", "keyword": keyword, "count": count, "usual": usual},
+                ),
                 facts={"keyword": keyword, "count": count, "baseline": usual},
             )
         )

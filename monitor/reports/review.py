@@ -9,6 +9,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from monitor.detect.reasons import joined
+
 CHART_WIDTH = 720
 CHART_HEIGHT = 160
 
@@ -42,11 +44,13 @@ def review_html(case: dict[str, Any], now: datetime) -> str:
 
 @cache
 def _environment() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("monitor", "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
     )
+    environment.filters["reasons"] = joined
+    return environment
 
 
 def _render(template: str, case: dict[str, Any], now: datetime) -> str:

@@ -37,6 +37,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from alerts.outbox import RespondStage
 from monitor.casework.cases import ACTIONS, CLOSED, ActionError, Case
+from monitor.detect.reasons import joined, worded
 from monitor.reports.review import deadline_outcomes, negatives_chart, review_html
 from monitor.settings import LEVELS
 from monitor.signing import BadToken, Signer, incident_scope
@@ -352,13 +353,15 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
 
 @cache
 def _templates() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("monitor", "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters |= {"reason": worded, "reasons": joined}
+    return environment
 
 
 @cache

@@ -1,6 +1,9 @@
 from collections import Counter
 
+import pytest
+
 from monitor.detect.counting import WindowTotals
+from monitor.detect.reasons import joined, worded
 from monitor.detect.rules import Baseline, Level, evaluate
 from monitor.settings import RuleSettings
 
@@ -57,7 +60,36 @@ def test_a_keyword_surge_needs_volume_and_forty_percent_over_its_baseline() -> N
     assert [d.cause for d in evaluate(window, 10, busy, RULES)] == ["keyword:物流慢"]
 
 
-def test_reasons_say_why_in_words() -> None:
+def test_reasons_are_data_worded_in_the_readers_language() -> None:
     (detection,) = evaluate(totals(12, top_negative_followers=250_000), 10, None, RULES)
-    assert detection.reasons[0] == "12 negative mentions in the last hour (threshold 10)"
-    assert "250,000 followers" in detection.reasons[1]
+    assert detection.reasons[0] == {"kind": "volume", "negatives": 12, "threshold": 10}
+    assert worded(detection.reasons[0], "zh") == "近一小时负面 12 条（阈值 10）"
+    assert worded(detection.reasons[0], "en") == (
+        "12 negative mentions in the last hour (threshold 10)"
+    )
+    assert "粉丝 250,000" in worded(detection.reasons[1], "zh")
+    assert "250,000 followers" in worded(detection.reasons[1], "en")
+    assert joined(detection.reasons, "zh").count("；") == 1
+
+
+def test_every_kind_the_rules_write_has_words_in_both_languages() -> None:
+    window = totals(60, top_negative_followers=250_000)
+    busy = Baseline(negatives=2.0, keywords={}, days=7)
+    reasons = [r for d in evaluate(window, 10, busy, RULES) for r in d.reasons]
+    assert {r["kind"] for r in reasons} >= {"volume", "over_threshold", "growth", "high_reach"}
+    for reason in reasons:
+        for language in ("zh", "en"):
+            assert worded(reason, language) != reason["kind"], (reason, language)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [{"kind": "volume"}, {"kind": "volume", "negatives": "x", "threshold": []},
+     {"kind": "no such kind"}, {"kind": "growth", "growth": None, "baseline": 1}, {}],
+)  # fmt: skip
+def test_a_reason_that_cannot_be_worded_is_shown_by_its_kind(reason: dict[str, object]) -> None:
+    assert worded(reason, "zh") == str(reason.get("kind", "?"))
+
+
+def test_a_reason_stored_as_text_before_is_shown_as_it_is() -> None:
+    assert worded("11 negative mentions", "zh") == "11 negative mentions"
