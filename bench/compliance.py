@@ -1,44 +1,63 @@
-"""Advertising-law checker: precision and recall on labelled copy, and its speed.
+"""Advertising-law checker: precision, recall and false alarms on labelled copy, and its speed.
 
-    .venv/bin/python bench/compliance.py
+    .venv/bin/python bench/compliance.py                  # the held-back part
+    .venv/bin/python bench/compliance.py --part tune --errors
 
-`bench/data/copy_lines.tsv` holds real-looking copy lines, each with the text we expect
-flagged (comma-separated; empty for clean copy, including every exemption trap). A finding
-is correct when it overlaps an expected one; an expected one is found when a finding
-overlaps it.
+`bench/data/adcopy.tsv` holds real-looking copy lines, each labelled with its category (the
+kind of violation, or `clean`) and the verdict the Advertising Law and the 2023 SAMR guide
+on absolute terms call for (block, warn, pass). A line is split into the tune part or the
+held-back part by a hash of its text, so the split is fixed and no one picks it; rules are
+tuned on the tune part only, and the numbers that count are the held-back part's.
+
+A violating line is caught when the checker does not pass it (a warning counts: a person
+looks); a clean line raised a false alarm when the checker does not pass it.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import time
+import zlib
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from monitor.text.compliance import default_checker
+from monitor.text.compliance import ComplianceChecker, Verdict, default_checker
 from monitor.web.api import MAX_HITS
 
-COPY_LINES = Path(__file__).with_name("data") / "copy_lines.tsv"
+COPY_LINES = Path(__file__).with_name("data") / "adcopy.tsv"
+CLEAN = "clean"
+HELD_BACK = "held"
 
 
-def labelled_lines() -> list[tuple[list[str], str]]:
-    """(expected flagged substrings, text); `\\uXXXX` in a text stands for that character."""
+@dataclass(frozen=True, slots=True)
+class Line:
+    category: str
+    expected: str  # block, warn or pass
+    text: str
+
+    @property
+    def part(self) -> str:
+        """tune or held: a third of the lines, by a hash of the text, are held back."""
+        return HELD_BACK if zlib.crc32(self.text.encode()) % 3 == 0 else "tune"
+
+
+def labelled_lines() -> list[Line]:
+    """The labelled set; `\\uXXXX` in a text stands for that character."""
     lines = []
     for row in COPY_LINES.read_text(encoding="utf-8").splitlines():
         if row.startswith("#") or not row.strip():
             continue
-        expected, text = _unescape(row).split("\t", 1)
-        lines.append(([item for item in expected.split(",") if item], text))
+        category, expected, text = _unescape(row).split("\t")
+        lines.append(Line(category, expected, text))
     return lines
 
 
 def _unescape(row: str) -> str:
     return re.sub(r"\\u([0-9a-f]{4})", lambda match: chr(int(match.group(1), 16)), row)
-
-
-def overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
-    return any(span[0] < end and start < span[1] for start, end in others)
 
 
 def _timed(work: Callable[[], object]) -> float:
@@ -47,49 +66,93 @@ def _timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    checker = default_checker(exempt_names=["第一坊"])
-    true_positive = false_positive = false_negative = 0
-    for expected, text in labelled_lines():
-        wanted = [(text.index(item), text.index(item) + len(item)) for item in expected]
-        found = [(hit.start, hit.end) for hit in checker.check(text).hits]
-        for span in found:
-            correct = overlaps(span, wanted)
-            true_positive += correct
-            false_positive += not correct
-            if not correct:
-                print(f"  false positive: {text[span[0] : span[1]]!r} in {text}")
-        for span in wanted:
-            if not overlaps(span, found):
-                false_negative += 1
-                print(f"  missed: {text[span[0] : span[1]]!r} in {text}")
-    precision = true_positive / max(true_positive + false_positive, 1)
-    recall = true_positive / max(true_positive + false_negative, 1)
-    print(
-        f"labelled lines: {len(labelled_lines())}  precision {precision:.3f}  recall {recall:.3f}"
-    )
+def _ratio(part: int, whole: int) -> str:
+    return f"{part / whole:.3f}" if whole else "  -  "
 
-    copy = ("我们的咖啡豆来自云南高海拔产区，口感醇厚，全网第一，国家级工艺。" * 70)[:2000]
-    rounds = 500
-    started = time.perf_counter()
-    for _ in range(rounds):
-        checker.check(copy)
-    per_copy = (time.perf_counter() - started) / rounds
-    print(f"2,000-character copy: {per_copy * 1000:.2f} ms per check")
+
+def report(checker: ComplianceChecker, lines: list[Line], errors: bool) -> None:
+    """Per category and overall: precision, recall on violations, false alarms on clean."""
+    verdicts = [(line, checker.check(line.text)) for line in lines]
+    clean = [(line, v) for line, v in verdicts if line.category == CLEAN]
+    violating = [(line, v) for line, v in verdicts if line.category != CLEAN]
+    flagged_by: Counter[str] = Counter()
+    right_by: Counter[str] = Counter()
+    alarms_by: Counter[str] = Counter()
+    for line, verdict in verdicts:
+        for category in {hit.entry.category for hit in verdict.hits}:
+            flagged_by[category] += 1
+            right_by[category] += line.category != CLEAN
+            alarms_by[category] += line.category == CLEAN
+    categories = sorted({line.category for line, _ in violating} | set(flagged_by))
+    print(f"{'category':<14}{'lines':>6}{'caught':>8}{'recall':>8}{'flagged':>9}"
+          f"{'precision':>10}{'false alarms':>14}")  # fmt: skip
+    for category in categories:
+        own = [v for line, v in violating if line.category == category]
+        caught = sum(v.result != "pass" for v in own)
+        print(f"{category:<14}{len(own):>6}{caught:>8}{_ratio(caught, len(own)):>8}"
+              f"{flagged_by[category]:>9}{_ratio(right_by[category], flagged_by[category]):>10}"
+              f"{_ratio(alarms_by[category], len(clean)):>14}")  # fmt: skip
+    caught = sum(v.result != "pass" for _, v in violating)
+    alarms = sum(v.result != "pass" for _, v in clean)
+    print(f"{'overall':<14}{len(violating):>6}{caught:>8}{_ratio(caught, len(violating)):>8}"
+          f"{caught + alarms:>9}{_ratio(caught, caught + alarms):>10}"
+          f"{_ratio(alarms, len(clean)):>14}   ({alarms} of {len(clean)} clean lines)")  # fmt: skip
+    blocks = [v for line, v in violating if line.expected == "block"]
+    print(
+        f"severity: {sum(v.blocked for v in blocks)} of {len(blocks)} lines the law forbids "
+        f"are blocked; {sum(v.blocked for line, v in violating if line.expected == 'warn')} of "
+        f"{sum(line.expected == 'warn' for line, _ in violating)} that need a fact check are"
+    )
+    if errors:
+        for line, verdict in verdicts:
+            if (verdict.result != "pass") != (line.category != CLEAN):
+                print(f"  {line.category}/{line.expected} got {verdict.result}: {line.text}"
+                      f"  {_explain(verdict)}")  # fmt: skip
+
+
+def _explain(verdict: Verdict) -> str:
+    hits = [f"{hit.text}[{hit.rule}]" for hit in verdict.hits]
+    passed = [f"{item.text}<{item.rule}>" for item in verdict.passed]
+    return " ".join(hits + passed)
+
+
+def speed(checker: ComplianceChecker, lines: list[Line]) -> None:
+    """ms per 2,000 and 20,000 characters of mixed copy, and the dense worst cases."""
+    mixed = "".join(line.text for line in lines)
+    for size in (2_000, 20_000):
+        copy = (mixed * (size // len(mixed) + 1))[:size]
+        rounds = 2_000_000 // size
+        best = min(_timed(partial(_repeat, checker, copy, rounds)) for _ in range(3)) / rounds
+        print(f"{size:,}-character copy: {best * 1000:.2f} ms per check")
     # Copy that is nothing but terms, the shape of issue 10's request: the check is linear,
     # so 100,000 characters of it take about 50 times what 2,000 do (target: ≤ 200 ms).
     for piece in ("国 家 级 ", "最", "第 一 "):  # a hit every 6, every 1 and every 4 characters
         dense = (piece * (100_000 // len(piece) + 1))[:100_000]
         total = checker.check(dense, limit=0).hits_total
         for limit, label in ((MAX_HITS, f"first {MAX_HITS} hits, as /compliance"), (None, "all")):
-            best = min(_timed(partial(checker.check, dense, limit=limit)) for _ in range(5))
+            best = min(_timed(partial(checker.check, dense, limit=limit)) for _ in range(3))
             print(f"100,000 characters of {piece.strip()!r} ({total:,} hits), {label}: "
                   f"{best * 1000:.1f} ms per check")  # fmt: skip
-    short = [text for _, text in labelled_lines()] * 50
-    started = time.perf_counter()
-    for text in short:
-        checker.check(text)
-    print(f"copy lines: {len(short) / (time.perf_counter() - started):,.0f} texts/s")
+
+
+def _repeat(checker: ComplianceChecker, copy: str, rounds: int) -> None:
+    for _ in range(rounds):
+        checker.check(copy)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("held", "tune", "all"), default=HELD_BACK)
+    parser.add_argument("--errors", action="store_true", help="list the lines judged wrongly")
+    args = parser.parse_args()
+    checker = default_checker(exempt_names=["第一坊"])
+    lines = labelled_lines()
+    chosen = [line for line in lines if args.part in ("all", line.part)]
+    parts = Counter(line.part for line in lines)
+    print(f"labelled lines: {len(lines)} (tune {parts['tune']}, held back {parts[HELD_BACK]}); "
+          f"measured on: {args.part} ({len(chosen)})")  # fmt: skip
+    report(checker, chosen, args.errors)
+    speed(checker, lines)
 
 
 if __name__ == "__main__":

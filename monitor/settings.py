@@ -97,6 +97,9 @@ class ComplianceSettings(_Frozen):
     exempt_names: tuple[str, ...] = Field(
         (), description="Trademarks and shop names that contain a listed term (e.g. 第一坊)."
     )
+    off_categories: tuple[str, ...] = Field(
+        (), description="Platform-rule categories this channel switches off (e.g. offplatform)."
+    )
 
 
 class LimitSettings(_Frozen):

@@ -172,7 +172,9 @@ def check(
     with user_errors():
         settings = load_settings(config)
         copy = _read_copy(source, encoding)
-    verdict = default_checker(settings.compliance.exempt_names).check(copy)
+        compliance = settings.compliance
+        checker = default_checker(compliance.exempt_names, compliance.off_categories)
+    verdict = checker.check(copy)
     if output == "json":
         sys.stdout.write(json.dumps(verdict.as_dict(), ensure_ascii=False, indent=2) + "\n")
     else:

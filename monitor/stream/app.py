@@ -143,7 +143,8 @@ def build_app(
     enricher = Enricher(settings)
     counts = Counts()
     stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
-    checker = default_checker(settings.compliance.exempt_names)
+    compliance = settings.compliance
+    checker = default_checker(compliance.exempt_names, compliance.off_categories)
     casework = add_casework(app, settings, incidents_out, stats, clock, env, send_dead_letter,
                             checker, count_check)  # fmt: skip
     metrics = Metrics(settings, stats, counts, lambda: casework.open_cases(partitions),

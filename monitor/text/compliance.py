@@ -1,17 +1,26 @@
-"""Pre-publication check of marketing copy against the Advertising Law term list.
+"""Pre-publication check of marketing copy against the Advertising Law and platform rules.
+
+A word list alone either fines the copywriter for 第一章 and 最佳拍摄时间 or lets 行业领跑
+through, so every term found is *decided* by its context: the rules of `adlaw.yaml` look
+at the words right before and after it (第一 + a measure word is an ordinal, 最好 + 冷藏 an
+instruction, 全网/行业/销量 + 第一 a ranking) and at cue words nearby (an aim such as
+致力于, a named data source). The first rule that matches decides — pass, warn or block —
+and says why; a term no rule speaks for keeps the severity the list gives it.
 
 The copy is normalised and compacted first (simplified, half-width, lower case, no spaces,
-symbols or emoji), so 第 一, 第*一, 最.佳, 國家級 and ＮＯ．１ are caught; one pass of an
-Aho-Corasick automaton finds terms and exemptions together; hits are reported at their
-positions in the text the copywriter wrote.
+symbols or emoji), so 第 一, 第*一, 最.佳, 國家級, ＮＯ．１ and 加 V are caught; one pass of
+an Aho-Corasick automaton finds terms, exemptions and cue words together; every rule
+reads a bounded window, so the check stays linear in the length of the copy. Hits and
+the terms a rule passed are reported at their positions in the text the copywriter wrote.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +28,28 @@ import ahocorasick
 import yaml
 
 from lexicons import DIRECTORY as LEXICONS
+from monitor.settings import ConfigError
 from monitor.text.normalise import Normalized, compact, normalize
 
 CONTEXT_CHARS = 12
+AFTER_WINDOW = 16  # characters of compacted text an `after` pattern may read
+LISTED = "listed"  # the rule name of a decision the term list made on its own
+# Compaction joins clauses; words next to a term across one of these are not its context.
+CLAUSE_BREAK = re.compile(r"[，。！？；：,.!?;:\n、…|/（）()【】\[\]「」『』《》<>\"“”]")
 
 
 class Severity(StrEnum):
-    BLOCK = "block"
-    WARN = "warn"
+    BLOCK = "block"  # the law forbids it outright: must not be published
+    WARN = "warn"  # may be true: needs a fact check or a human look
+    PASS = "pass"  # a neutral word, or a description: flagged only when a rule says so
+
+
+class Place(StrEnum):
+    """Where a rule looks, relative to the term it decides."""
+
+    AFTER = "after"  # the words that follow the term directly (or `pattern`)
+    BEFORE = "before"  # the words that end right where the term starts
+    NEAR = "near"  # a cue word within `window` characters before/after the term
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,34 +63,87 @@ class Term:
 
 
 @dataclass(frozen=True, slots=True)
+class Rule:
+    """One context decision: when `words` stand at `place` of one of `terms`, `then`.
+
+    `terms` may name a category as `@category`. Rules are tried in the order of the
+    file; the first that matches decides.
+    """
+
+    name: str
+    why: str
+    terms: tuple[str, ...]
+    place: Place
+    words: tuple[str, ...]
+    then: Severity
+    pattern: str = ""  # AFTER only: a regular expression on the compacted text
+    window: tuple[int, int] = (12, 12)  # NEAR only: characters before, after the term
+    suggestion: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Exemption:
+    """A phrase in which no term counts (a trademark, 一级能效): `group` says why."""
+
+    phrase: str
+    group: str = "exempt_names"
+    why: str = "商标、店名等经配置豁免的名称"
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
-    """One flagged term: `text` as written, at `start`/`end` in the original text."""
+    """One flagged term: `text` as written, at `start`/`end` in the original text.
+
+    `entry` is the term as decided (a rule may have raised or lowered its severity);
+    `rule` and `why` say what decided it.
+    """
 
     text: str
     start: int
     end: int
     context: str
     entry: Term
+    rule: str = LISTED
+    why: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self.entry), "text": self.text, "start": self.start, "end": self.end,
-                "context": self.context}  # fmt: skip
+                "context": self.context, "rule": self.rule, "why": self.why}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Passed:
+    """A listed term that an exemption or a context rule found to be a description."""
+
+    text: str
+    start: int
+    end: int
+    term: str
+    category: str
+    rule: str
+    why: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The hits in the order of the text: all of them, or with a limit the first ones.
 
-    `hits_total` counts every hit, and `blocked` looks at every hit, listed or not.
+    `hits_total` counts every hit, and `blocked` looks at every hit, listed or not;
+    `passed` are the terms found and let through, with the rule that let them.
     """
 
     hits: tuple[Hit, ...]
     hits_total: int
     blocked: bool
+    passed: tuple[Passed, ...] = ()
+    passed_total: int = 0
 
     @property
     def truncated(self) -> bool:
-        return len(self.hits) < self.hits_total
+        return len(self.hits) < self.hits_total or len(self.passed) < self.passed_total
 
     @property
     def result(self) -> str:
@@ -77,46 +153,124 @@ class Verdict:
     def as_dict(self) -> dict[str, Any]:
         return {"blocked": self.blocked, "result": self.result,
                 "hits": [hit.as_dict() for hit in self.hits],
-                "hits_total": self.hits_total, "truncated": self.truncated}  # fmt: skip
+                "hits_total": self.hits_total, "truncated": self.truncated,
+                "passed": [item.as_dict() for item in self.passed],
+                "passed_total": self.passed_total}  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Key:
+    """What one automaton key stands for: a term, an exemption, cue words of rules."""
+
+    length: int
+    term: Term | None = None
+    exemption: Exemption | None = None
+    cues: list[int] = field(default_factory=list)  # indices of NEAR rules
 
 
 @dataclass(frozen=True, slots=True)
-class _Exemption:
-    phrase: str
+class _Compiled:
+    """A rule ready to test: its words by length, its pattern compiled."""
+
+    rule: Rule
+    index: int
+    place: Place
+    by_length: tuple[tuple[int, frozenset[str]], ...]
+    pattern: re.Pattern[str] | None
+    edge: frozenset[str] | None  # the characters next to the term a match needs, if known
 
 
-def load_terms(path: Path = LEXICONS / "adlaw.yaml") -> tuple[list[Term], list[str]]:
-    """The term list and the exemption phrases, from the YAML file described in its header."""
+Lexicon = tuple[list[Term], list[Exemption], list[Rule]]
+
+
+def load_terms(path: Path = LEXICONS / "adlaw.yaml") -> Lexicon:
+    """Terms, exemptions and context rules, from the YAML file described in its header."""
     table = yaml.safe_load(path.read_text(encoding="utf-8"))
-    terms: list[Term] = []
-    for category, spec in table["categories"].items():
-        for term, override in spec["terms"].items():
-            detail = override if isinstance(override, dict) else {"suggestion": override}
-            terms.append(
-                Term(
-                    term=str(term),
-                    category=category,
-                    category_name=spec["name"],
-                    basis=spec["basis"],
-                    severity=Severity(detail.get("severity", spec["severity"])),
-                    suggestion=detail.get("suggestion") or spec["suggestion"],
-                )
-            )
-    exemptions = [str(phrase) for group in table["exemptions"].values() for phrase in group]
-    return terms, exemptions
+    terms = [
+        _term(str(term), category, spec, override)
+        for category, spec in table["categories"].items()
+        for term, override in spec["terms"].items()
+    ]
+    exemptions = [
+        Exemption(str(phrase), group, spec["why"])
+        for group, spec in table["exemptions"].items()
+        for phrase in spec["phrases"]
+    ]
+    rules = [_rule(name, spec) for name, spec in table["rules"].items()]
+    return terms, exemptions, rules
+
+
+def optional_categories(path: Path = LEXICONS / "adlaw.yaml") -> frozenset[str]:
+    """Categories a channel may switch off (platform rules rather than the law)."""
+    table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return frozenset(name for name, spec in table["categories"].items() if spec.get("optional"))
+
+
+def _term(term: str, category: str, spec: Mapping[str, Any], override: Any) -> Term:
+    detail = override if isinstance(override, dict) else {"suggestion": override}
+    return Term(
+        term=term,
+        category=category,
+        category_name=spec["name"],
+        basis=spec["basis"],
+        severity=Severity(detail.get("severity", spec["severity"])),
+        suggestion=detail.get("suggestion") or spec["suggestion"],
+    )
+
+
+def _rule(name: str, spec: Mapping[str, Any]) -> Rule:
+    (place,) = [place for place in Place if place.value in spec]
+    window = spec.get("window", (12, 12))
+    return Rule(
+        name=name,
+        why=spec["why"],
+        terms=tuple(str(term) for term in spec["terms"]),
+        place=place,
+        words=tuple(str(word) for word in spec[place.value] or ()),
+        then=Severity(spec["then"]),
+        pattern=spec.get("pattern", ""),
+        window=(int(window[0]), int(window[1])),
+        suggestion=spec.get("suggestion", ""),
+    )
 
 
 class ComplianceChecker:
-    """Built once from the term list (and trademarks/shop names that are exempt)."""
+    """Built once from the term list, its exemptions and its context rules.
 
-    def __init__(self, terms: Iterable[Term], exemptions: Iterable[str]) -> None:
-        self._automaton = ahocorasick.Automaton()
-        for term in terms:
+    `off` names categories a channel has switched off (e.g. offplatform): their terms
+    are neither reported nor passed.
+    """
+
+    def __init__(
+        self,
+        terms: Iterable[Term],
+        exemptions: Iterable[str | Exemption] = (),
+        rules: Iterable[Rule] = (),
+        off: Iterable[str] = (),
+    ) -> None:
+        switched_off = set(off)
+        kept_terms = [term for term in terms if term.category not in switched_off]
+        self._rules = [_compile(rule, n) for n, rule in enumerate(rules)]
+        self._rules_of = _rules_by_term(kept_terms, self._rules)
+        self._decided = {(term.term, ruled.index): _decided(term, ruled.rule)
+                         for term in kept_terms for ruled in self._rules_of[term.term]}  # fmt: skip
+        keys: dict[str, _Key] = {}
+        for term in kept_terms:
             for key in _match_keys(term.term):
-                self._automaton.add_word(key, (len(key), term))
-        for phrase in exemptions:
-            for key in _match_keys(phrase):
-                self._automaton.add_word(key, (len(key), _Exemption(phrase)))
+                keys.setdefault(key, _Key(len(key))).term = term
+        for item in exemptions:
+            exemption = item if isinstance(item, Exemption) else Exemption(item)
+            for key in _match_keys(exemption.phrase):
+                keys.setdefault(key, _Key(len(key))).exemption = exemption
+        for ruled in self._rules:
+            if ruled.rule.place is Place.NEAR:
+                for word in ruled.rule.words:
+                    for key in _match_keys(word):
+                        keys.setdefault(key, _Key(len(key))).cues.append(ruled.index)
+        self._longest_cue = max((m.length for m in keys.values() if m.cues), default=0)
+        self._automaton = ahocorasick.Automaton()
+        for key, meaning in keys.items():
+            self._automaton.add_word(key, meaning)
         self._automaton.make_automaton()
 
     def check(self, text: str, limit: int | None = None) -> Verdict:
@@ -126,20 +280,53 @@ class ComplianceChecker:
         amount of work, so the caller bounds the time by bounding the input.
         """
         matchable = compact(normalize(text))
-        starts, ends, terms = _longest_unexempted(
-            self._automaton.iter(matchable.text), len(matchable.text)
-        )
-        shown = len(terms) if limit is None else min(max(limit, 0), len(terms))
-        return Verdict(
-            hits=tuple(_hit(text, matchable, starts[n], ends[n], terms[n]) for n in range(shown)),
-            hits_total=len(terms),
-            blocked=any(term.severity is Severity.BLOCK for term in terms),
-        )
+        found = _scan(self._automaton.iter(matchable.text), len(matchable.text), len(self._rules))
+        decider = _Decider(text, matchable, self._rules_of, found.cues, self._longest_cue)
+        room = _room(limit)
+        hits: list[Hit] = []
+        let_through: list[tuple[Span, Term, str, str]] = [
+            (span, term, "exemption:" + ex.group, f"{ex.why}（{ex.phrase}）")
+            for span, term, ex in found.exempted
+        ]
+        hits_total = 0
+        blocked = False
+        for span, term in found.kept:
+            ruled = decider.first(span, term)
+            then = term.severity if ruled is None else ruled.rule.then
+            if then is Severity.PASS:
+                if ruled is not None:
+                    let_through.append((span, term, ruled.rule.name, ruled.rule.why))
+                continue
+            hits_total += 1
+            blocked = blocked or then is Severity.BLOCK
+            if len(hits) < room:
+                entry = term if ruled is None else self._decided[(term.term, ruled.index)]
+                hits.append(_hit(text, matchable, span, entry, ruled))
+        let_through.sort(key=lambda item: item[0][0])  # two sorted runs: a linear merge
+        passed = tuple(_passed(text, matchable, *item) for item in let_through[:room])
+        return Verdict(tuple(hits), hits_total, blocked, passed, len(let_through))
 
 
-def default_checker(exempt_names: Sequence[str] = ()) -> ComplianceChecker:
-    terms, exemptions = load_terms()
-    return ComplianceChecker(terms, [*exemptions, *exempt_names])
+def default_checker(
+    exempt_names: Sequence[str] = (), off_categories: Sequence[str] = ()
+) -> ComplianceChecker:
+    """The shipped lexicon, with a channel's own exempt names and switched-off categories.
+
+    Only categories marked optional (platform rules, not the law) may be switched off.
+    """
+    terms, exemptions, rules = load_terms()
+    refused = set(off_categories) - optional_categories()
+    if refused:
+        raise ConfigError(
+            f"compliance.off_categories: only platform-rule categories can be switched off "
+            f"({', '.join(sorted(optional_categories()))}), not {', '.join(sorted(refused))}"
+        )
+    names = [Exemption(name) for name in exempt_names]
+    return ComplianceChecker(terms, [*exemptions, *names], rules, off_categories)
+
+
+def _room(limit: int | None) -> int:
+    return 1 << 62 if limit is None else max(limit, 0)
 
 
 def _match_keys(phrase: str) -> set[str]:
@@ -148,56 +335,188 @@ def _match_keys(phrase: str) -> set[str]:
     return {key, key.replace("一", "1")} if key else set()
 
 
-def _longest_unexempted(
-    matches: Iterable[tuple[int, tuple[int, Term | _Exemption]]], size: int
-) -> tuple[list[int], list[int], list[Term]]:
-    """Starts, ends and terms of the hits to report, in the order of the text.
+def _compile(rule: Rule, index: int) -> _Compiled:
+    keys = [key for key in (compact(normalize(word)).text for word in rule.words) if key]
+    lengths = sorted({len(key) for key in keys}, reverse=True)
+    by_length = tuple((n, frozenset(key for key in keys if len(key) == n)) for n in lengths)
+    pattern = re.compile(rule.pattern) if rule.pattern else None
+    edge = None
+    if rule.place is Place.AFTER and pattern is None:
+        edge = frozenset(key[0] for key in keys)
+    elif rule.place is Place.BEFORE:
+        edge = frozenset(key[-1] for key in keys)
+    return _Compiled(rule, index, rule.place, by_length, pattern, edge)
 
-    Drops hits that start inside an exemption (第一 in 第一次, 最 in 本店最) and hits
+
+def _rules_by_term(
+    terms: Sequence[Term], rules: Sequence[_Compiled]
+) -> dict[str, tuple[_Compiled, ...]]:
+    """For each term, the rules that speak for it, in the order of the file."""
+    of: dict[str, list[_Compiled]] = {term.term: [] for term in terms}
+    for ruled in rules:
+        for name in ruled.rule.terms:
+            named = [t.term for t in terms if "@" + t.category == name] or [name]
+            for term in named:
+                if term in of:
+                    of[term].append(ruled)
+    return {term: tuple(rules) for term, rules in of.items()}
+
+
+def _decided(term: Term, rule: Rule) -> Term:
+    """The term as a rule that matched makes it: its severity, maybe its suggestion."""
+    if rule.then is Severity.PASS:
+        return term
+    return dataclasses.replace(
+        term, severity=rule.then, suggestion=rule.suggestion or term.suggestion
+    )
+
+
+Span = tuple[int, int]
+
+
+@dataclass(slots=True)
+class _Found:
+    kept: list[tuple[Span, Term]]
+    exempted: list[tuple[Span, Term, Exemption]]
+    cues: list[list[Span]]  # per rule index: the cue words of a NEAR rule, by end
+
+
+def _scan(matches: Iterable[tuple[int, _Key]], size: int, rule_count: int) -> _Found:
+    """Terms kept, terms exempted, and cue words, from one pass of the automaton.
+
+    Drops hits that start inside an exemption (第一 in 第一坊, 最 in 本店最) and hits
     contained in a longer hit (第一 inside 全国第一). `matches` are the automaton's
-    (last index, (length, entry)), which come in the order of their ends.
+    (last index, key), which come in the order of their ends.
 
     Copy made of nothing but terms (最最最…) has a match at every character, so this is
-    linear: no hit is compared with every other, and the spans are kept as plain ints
-    in three lists rather than a tuple each, which the garbage collector would walk.
+    linear: no hit is compared with every other.
     """
-    starts: list[int] = []
-    ends: list[int] = []
-    terms: list[Term] = []
-    steps: list[int] = []  # +1 where an exemption starts, -1 where it ends
-    for last, (length, entry) in matches:
-        if isinstance(entry, _Exemption):
-            steps = steps or [0] * (size + 1)
-            steps[last + 1 - length] += 1
-            steps[last + 1] -= 1
-        else:
-            starts.append(last + 1 - length)
-            ends.append(last + 1)
-            terms.append(entry)
-    exempt = list(accumulate(steps)) if steps else None  # exemptions covering each place
-    # A stack of the hits kept so far: starts and ends both strictly increasing, so none
-    # contains another. Each hit ends no earlier than those before it, so it contains
-    # every kept hit that starts where it does or later, and only the top one (which
-    # may end where it ends) can contain it.
-    kept_starts: list[int] = []
-    kept_ends: list[int] = []
-    kept_terms: list[Term] = []
-    for start, end, term in zip(starts, ends, terms, strict=True):
-        if exempt is not None and exempt[start]:
-            continue
-        while kept_starts and kept_starts[-1] >= start:
-            kept_starts.pop()
-            kept_ends.pop()
-            kept_terms.pop()
-        if kept_ends and kept_ends[-1] >= end:
-            continue
-        kept_starts.append(start)
-        kept_ends.append(end)
-        kept_terms.append(term)
-    return kept_starts, kept_ends, kept_terms
+    terms: list[tuple[Span, Term]] = []
+    cues: list[list[Span]] = [[] for _ in range(rule_count)]
+    owner: list[Exemption | None] | None = None  # the exemption covering each place
+    for last, key in matches:
+        start = last + 1 - key.length
+        if key.exemption is not None:
+            owner = owner or [None] * (size + 1)
+            for place in range(start, last + 1):
+                owner[place] = owner[place] or key.exemption
+        if key.term is not None:
+            terms.append(((start, last + 1), key.term))
+        for index in key.cues:
+            cues[index].append((start, last + 1))
+    free: list[tuple[Span, Term]] = []
+    exempted: list[tuple[Span, Term]] = []
+    for item in terms:
+        (free if owner is None or owner[item[0][0]] is None else exempted).append(item)
+    reported = [(span, term, owner[span[0]]) for span, term in _outermost(exempted) if owner]
+    return _Found(_outermost(free), [(s, t, e) for s, t, e in reported if e is not None], cues)
 
 
-def _hit(source: str, matchable: Normalized, start: int, end: int, term: Term) -> Hit:
-    first, last = matchable.source_span(start, end)
+def _outermost(found: list[tuple[Span, Term]]) -> list[tuple[Span, Term]]:
+    """The hits no other hit contains, in the order of the text; `found` is by end.
+
+    A stack of the hits kept so far: starts and ends both strictly increasing, so none
+    contains another. Each hit ends no earlier than those before it, so it contains
+    every kept hit that starts where it does or later, and only the top one (which may
+    end where it ends) can contain it.
+    """
+    kept: list[tuple[Span, Term]] = []
+    for item in found:
+        (start, end), _ = item
+        while kept and kept[-1][0][0] >= start:
+            kept.pop()
+        if kept and kept[-1][0][1] >= end:
+            continue
+        kept.append(item)
+    return kept
+
+
+class _Decider:
+    """Decides each kept term by the first of its rules that matches its context.
+
+    Kept terms come with starts and ends strictly increasing, so a pointer per NEAR rule
+    walks its cue words once: the whole decision is linear in the text.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        matchable: Normalized,
+        rules_of: Mapping[str, tuple[_Compiled, ...]],
+        cues: list[list[Span]],
+        longest_cue: int,
+    ) -> None:
+        self._source = source
+        self._origin = matchable.origin
+        self._text = matchable.text
+        self._rules_of = rules_of
+        self._cues = cues
+        self._next_cue = [0] * len(cues)
+        self._longest_cue = longest_cue
+
+    def first(self, span: Span, term: Term) -> _Compiled | None:
+        for ruled in self._rules_of.get(term.term, ()):
+            if self._matches(ruled, span):
+                return ruled
+        return None
+
+    def _matches(self, ruled: _Compiled, span: Span) -> bool:
+        """The cheap test first: most terms have no cue nearby and no listed neighbour."""
+        start, end = span
+        text = self._text
+        if ruled.place is Place.AFTER:
+            if end >= len(text) or (ruled.edge is not None and text[end] not in ruled.edge):
+                return False
+            if not self._joined(end):
+                return False
+            for n, words in ruled.by_length:
+                if text[end : end + n] in words:
+                    return True
+            return bool(ruled.pattern and ruled.pattern.match(text, end, end + AFTER_WINDOW))
+        if ruled.place is Place.BEFORE:
+            if not start or (ruled.edge is not None and text[start - 1] not in ruled.edge):
+                return False
+            if not self._joined(start):
+                return False
+            return any(start >= n and text[start - n : start] in words
+                       for n, words in ruled.by_length)  # fmt: skip
+        return bool(self._cues[ruled.index]) and self._near(ruled, start, end)
+
+    def _joined(self, index: int) -> bool:
+        """Whether compacted characters `index - 1` and `index` stand in one clause."""
+        after_previous, this = self._origin[index - 1] + 1, self._origin[index]
+        return after_previous == this or not CLAUSE_BREAK.search(self._source, after_previous, this)
+
+    def _near(self, ruled: _Compiled, start: int, end: int) -> bool:
+        """A cue word that ends after `start - back` and starts before `end + ahead`."""
+        back, ahead = ruled.rule.window
+        cues = self._cues[ruled.index]
+        first = self._next_cue[ruled.index]
+        while first < len(cues) and cues[first][1] <= start - back:
+            first += 1
+        self._next_cue[ruled.index] = first
+        for index in range(
+            first, len(cues)
+        ):  # by end: once the ends pass the reach, all start late
+            cue_start, cue_end = cues[index]
+            if cue_start < end + ahead:
+                return True
+            if cue_end - self._longest_cue >= end + ahead:
+                return False
+        return False
+
+
+def _passed(
+    source: str, matchable: Normalized, span: Span, term: Term, rule: str, why: str
+) -> Passed:
+    first, last = matchable.source_span(*span)
+    return Passed(source[first:last], first, last, term.term, term.category, rule, why)
+
+
+def _hit(
+    source: str, matchable: Normalized, span: Span, term: Term, ruled: _Compiled | None
+) -> Hit:
+    first, last = matchable.source_span(*span)
     context = source[max(0, first - CONTEXT_CHARS) : last + CONTEXT_CHARS]
-    return Hit(text=source[first:last], start=first, end=last, context=context, entry=term)
+    rule, why = (LISTED, "列入词表的用语") if ruled is None else (ruled.rule.name, ruled.rule.why)
+    return Hit(source[first:last], first, last, context, term, rule, why)

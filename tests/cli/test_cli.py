@@ -409,6 +409,11 @@ BAD_FILE_CASES: list[Any] = [
         id="worker with a sink whose url_env is unset",
     ),
     pytest.param(
+        lambda t, s: worker_args(t, s, "compliance:\n  off_categories: [medical]\n"),
+        "only platform-rule categories can be switched off",
+        id="worker with a law category switched off",
+    ),
+    pytest.param(
         lambda t, s: worker_args(t, s, "sentiment:\n  model: no-such-model.json.gz\n"),
         "no-such-model.json.gz does not exist",
         id="worker with a missing model file",
