@@ -145,8 +145,8 @@ def build_app(
     stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
     compliance = settings.compliance
     checker = default_checker(compliance.exempt_names, compliance.off_categories)
-    casework = add_casework(app, settings, incidents_out, stats, clock, env, send_dead_letter,
-                            checker, count_check)  # fmt: skip
+    casework = add_casework(app, settings, incidents_out, comments, stats, clock, env,
+                            send_dead_letter, checker, count_check)  # fmt: skip
     metrics = Metrics(settings, stats, counts, lambda: casework.open_cases(partitions),
                       lambda: _lag(app))  # fmt: skip
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from alerts.outbox import RespondStage, RespondWrites, parse_detection
 from alerts.routing import Silence
 from alerts.sinks import build_sinks
 from monitor.casework.cases import CLOSED
+from monitor.casework.drill import burst
 from monitor.casework.playbook import load_playbook
 from monitor.detect.records import DeadLetter, dead_letter
 from monitor.detect.stages import brand_partition
@@ -91,6 +93,7 @@ def add_casework(
     app: faust.App,
     settings: Settings,
     incidents: TopicT,
+    comments: TopicT,
     stats: StreamStats,
     clock: Callable[[], datetime],
     env: Mapping[str, str],
@@ -215,6 +218,17 @@ def add_casework(
 
     token = env.get(settings.alerts.token_env, "")
     register_api(app, responder, respond, save_silence, token, clock)
-    console = Console(responder, respond, signer, token, settings.alerts.public_url, clock)
+
+    async def start_drill(brand: str) -> int:
+        """A drill's burst on the comments topic, through the real pipeline; its size."""
+        complaints = burst(brand, settings.threshold_for(brand) + 5, uuid.uuid4().hex[:8], clock())
+        for complaint in complaints:
+            value = json.dumps(complaint, ensure_ascii=False).encode()
+            await (await comments.send(value=value, force=True))
+        return len(complaints)
+
+    brands = [brand.name for brand in settings.brands]
+    console = Console(responder, respond, signer, token, settings.alerts.public_url, clock,
+                      save_silence, start_drill, brands)  # fmt: skip
     register_console(app, console, checker, Offload("console", MAX_CHECKS_WAITING), count_check)
     return work

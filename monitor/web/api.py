@@ -113,7 +113,7 @@ def register_api(
             return self.json({"silences": listed})
 
         async def post(self, request: Request) -> Response:
-            silence = _silence(await _body(request), clock())
+            silence = silence_from(await _body(request), clock())
             await save_silence(silence)
             return self.json(silence.as_dict(), status=201)
 
@@ -179,7 +179,7 @@ def _text(body: Mapping[str, Any], name: str, limit: int) -> str:
     return value
 
 
-def _silence(body: Mapping[str, Any], now: datetime) -> Silence:
+def silence_from(body: Mapping[str, Any], now: datetime) -> Silence:
     brand = _text(body, "brand", 100) or ANY
     level = _text(body, "level", 20) or ANY
     if level not in (ANY, *LEVELS):

@@ -6,6 +6,8 @@ GET  /console/incidents/{id}/review     the post-incident review, printable
 GET  /console/                          the board of incidents (signed in)
 GET|POST /console/sign-in, POST /console/sign-out
 GET|POST /console/compliance            copy checked in place (signed in)
+GET|POST /console/silences, POST /console/silences/{id}/expire   (signed in)
+GET|POST /console/drills                a drill started, and how fast it was handled
 GET  /console/static/{name}             the console's own CSS and JS
 
 Getting in: the link in an alert is signed for its incident and the person paged, and
@@ -21,8 +23,8 @@ import hashlib
 import hmac
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -36,7 +38,9 @@ from faust.web import Request, Response, View
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from alerts.outbox import RespondStage
+from alerts.routing import Silence
 from monitor.casework.cases import ACTIONS, CLOSED, ActionError, Case
+from monitor.casework.drill import drill_timings
 from monitor.detect.reasons import joined, worded
 from monitor.reports.review import deadline_outcomes, negatives_chart, review_html
 from monitor.settings import LEVELS
@@ -50,6 +54,7 @@ from monitor.web.api import (
     Respond,
     case_document,
     read_body,
+    silence_from,
 )
 from monitor.web.words import WORDS, language_of
 
@@ -91,7 +96,13 @@ class Console:
         token: str,
         public_url: str,
         clock: Callable[[], datetime],
+        save_silence: Callable[[Silence], Awaitable[None]],
+        start_drill: Callable[[str], Awaitable[int]],
+        brands: Sequence[str],
     ) -> None:
+        self.save_silence = save_silence
+        self.start_drill = start_drill
+        self.brands = list(brands)
         self.responder = responder
         self.respond = respond
         self.signer = signer
@@ -148,6 +159,30 @@ class Console:
             "deliveries": [_delivery(d, zone) for d in sent],
             "detected": _clock(summary["detected_at"], zone),
         }
+
+    def silences(self) -> dict[str, Any]:
+        now = self.clock()
+        listed = sorted(self.responder.active_silences(), key=lambda s: s.ends_at, reverse=True)
+        zone = self.zone()
+        return {
+            "active": [_silence_row(s, zone) for s in listed if s.starts_at <= now < s.ends_at],
+            "ended": [_silence_row(s, zone) for s in listed if s.ends_at <= now][:20],
+            "brands": self.brands,
+            "levels": LEVELS,
+        }
+
+    def drills(self) -> dict[str, Any]:
+        cases = [case for case in self.responder.cases.values() if case.get("drill")]
+        documents = [case_document(self.responder, case["id"]) for case in cases]
+        rows = drill_timings(documents)
+        zone = self.zone()
+        for row, case in zip(rows, documents, strict=True):
+            row |= {"brand": case["brand"], "detected": _clock(case["detected_at"], zone)}
+        rows.sort(key=lambda row: str(row["detected_at"]), reverse=True)
+        return {"rows": rows, "brands": self.brands}
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.responder.playbook.rotation.timezone)
 
     def board(self, query: Mapping[str, str]) -> dict[str, Any]:
         now = self.clock()
@@ -224,6 +259,18 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
         def go(self, location: str, headers: Mapping[str, str] | None = None) -> Response:
             return self.html("", status=303, headers={**SECURITY_HEADERS, "Location": location,
                                                       **(headers or {})})  # fmt: skip
+
+        async def signed_form(self, request: Request) -> tuple[Visitor, dict[str, str]]:
+            """The form of a signed-in visitor, from one of our pages (else a 403)."""
+            visitor = console.visitor(request)
+            form = await _form(request)
+            if visitor is None or not visitor.signed_in:
+                raise ActionError(403, "sign in first")
+            if not _same_origin(request) or not hmac.compare_digest(
+                form.get("csrf", ""), console.csrf(visitor)
+            ):
+                raise ActionError(403, "the form has expired or came from another site")
+            return visitor, form
 
         def sign_in_first(self, request: Request) -> Response:
             return self.go(f"{console.base}/sign-in?next={quote(_path(request), safe='')}")
@@ -340,6 +387,55 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             return self.page(request, template, visitor=visitor, text=text, result=result,
                              marked=marked, csrf=console.csrf(visitor))  # fmt: skip
 
+    @app.page("/console/silences")
+    class Silences(Page):
+        async def get(self, request: Request) -> Response:
+            visitor = console.visitor(request)
+            if visitor is None:
+                return self.sign_in_first(request)
+            return self.page(request, "silences.html", visitor=visitor,
+                             csrf=console.csrf(visitor), **console.silences())  # fmt: skip
+
+        async def post(self, request: Request) -> Response:
+            visitor, form = await self.signed_form(request)
+            body: dict[str, Any] = {**form, "who": form.get("who") or visitor.name}
+            body["minutes"] = int(form["minutes"]) if form.get("minutes", "").isdigit() else None
+            await console.save_silence(silence_from(body, console.clock()))
+            return self.go(f"{console.base}/silences")
+
+    @app.page("/console/silences/{silence_id}/expire")
+    class ExpireSilence(Page):
+        async def post(self, request: Request, silence_id: str) -> Response:
+            await self.signed_form(request)
+            stored = console.responder.silences.get(silence_id)
+            if stored is None:
+                return self.page(request, "message.html", 404, why="bad_request",
+                                 detail=f"no silence {silence_id}")  # fmt: skip
+            silence = Silence.from_dict(stored)
+            ended = replace(silence, ends_at=min(silence.ends_at, console.clock()))
+            await console.save_silence(ended)
+            return self.go(f"{console.base}/silences")
+
+    @app.page("/console/drills")
+    class Drills(Page):
+        async def get(self, request: Request) -> Response:
+            visitor = console.visitor(request)
+            if visitor is None:
+                return self.sign_in_first(request)
+            query = cast(web.Request, request).query
+            started = {"brand": query.get("started", ""), "size": query.get("size", "")}
+            return self.page(request, "drills.html", visitor=visitor, csrf=console.csrf(visitor),
+                             started=started if started["brand"] else None,
+                             **console.drills())  # fmt: skip
+
+        async def post(self, request: Request) -> Response:
+            _, form = await self.signed_form(request)
+            brand = form.get("brand", "")
+            if brand not in console.brands:
+                raise ActionError(400, f"not a brand of the config: {brand[:40]!r}")
+            size = await console.start_drill(brand)  # then a GET: a reload starts no other
+            return self.go(f"{console.base}/drills?started={quote(brand)}&size={size}")
+
     @app.page("/console/static/{name}")
     class Static(View):
         async def get(self, request: Request, name: str) -> Response:
@@ -385,6 +481,11 @@ def _deadlines(case: dict[str, Any], now: datetime, zone: ZoneInfo) -> list[dict
                       "missed": item["missed"], "closed": case["state"] in CLOSED,
                       "due_ts": int(due.timestamp())})  # fmt: skip
     return shown
+
+
+def _silence_row(silence: Silence, zone: ZoneInfo) -> dict[str, Any]:
+    return {**silence.as_dict(), "from": _clock(silence.starts_at.isoformat(), zone),
+            "until": _clock(silence.ends_at.isoformat(), zone)}  # fmt: skip
 
 
 def _done_state(action: str) -> str | None:

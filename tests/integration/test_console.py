@@ -188,6 +188,58 @@ def test_sign_in_shows_the_board_and_sign_out_ends_it(
     assert "/console/sign-in" in page.url
 
 
+def signed_in(browser: Browser, worker: Worker, then: str) -> Page:
+    root = f"http://127.0.0.1:{worker.web_port}/console"
+    page = browser.new_context().new_page()
+    page.goto(f"{root}/sign-in?next=/console/{then}")
+    page.fill("input[name=name]", "王敏")
+    page.fill("input[name=token]", TOKEN)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{root}/{then}")
+    return page
+
+
+def test_a_silence_is_added_and_ended_from_the_console(
+    make_pipeline: MakePipeline, browser: Browser, shots: Path
+) -> None:
+    _, worker = console_pipeline(make_pipeline)
+    page = signed_in(browser, worker, "silences")
+    page.get_by_label("品牌").select_option("云朵咖啡")
+    page.get_by_label("级别").select_option("watch")
+    page.get_by_label("时长（分钟）").fill("90")
+    page.get_by_label("说明").fill("已知物流问题")
+    page.get_by_role("button", name="添加静默").click()
+    listed = call(worker, "GET", "/silences")[1]["silences"]
+    assert [(s["brand"], s["level"], s["created_by"], s["active"]) for s in listed] == [
+        ("云朵咖啡", "watch", "王敏", True)
+    ]
+    assert "已知物流问题" in page.inner_text("main")
+    look(page, shots, "silences")
+    page.get_by_role("button", name="立即结束").click()
+    assert not any(s["active"] for s in call(worker, "GET", "/silences")[1]["silences"])
+    assert "已结束的静默" in page.inner_text("main")
+
+
+def test_a_drill_started_from_the_console_is_detected_and_timed(
+    make_pipeline: MakePipeline, browser: Browser, shots: Path
+) -> None:
+    _, worker = console_pipeline(make_pipeline)
+    page = signed_in(browser, worker, "drills")
+    page.get_by_label("品牌").select_option("山海茶饮")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="开始演练").click()
+    assert "已为 山海茶饮 发送 15 条" in page.inner_text("main")
+    assert "/console/drills?" in page.url  # a reload asks again, it does not post again
+
+    def timed() -> bool:
+        page.reload()
+        shown = page.inner_text("main")
+        return "演练·山海茶饮" in shown and "发现到呼叫: —" not in shown
+
+    wait_for(timed, "the drill to be detected and paged")
+    look(page, shots, "drills")
+
+
 def test_the_compliance_page_marks_the_terms_in_place(
     make_pipeline: MakePipeline, browser: Browser, shots: Path
 ) -> None:
