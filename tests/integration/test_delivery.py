@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -23,6 +24,13 @@ SETTINGS = AlertSettings(attempts=3, backoff_seconds=1, max_backoff_seconds=8)
 def notices(count: int) -> list[Notice]:
     case, opened = open_case(event(), PLAYBOOK, START)
     return [Notice(**{**opened.__dict__, "key": f"{case.id}|step{n}"}) for n in range(count)]
+
+
+def shown(body: dict[str, Any]) -> str:
+    """What a WeCom message shows: a card's title (an alert) or the Markdown (a digest)."""
+    if body["msgtype"] == "template_card":
+        return str(body["template_card"]["main_title"]["title"])
+    return str(body["markdown"]["content"])
 
 
 class Harness:
@@ -74,7 +82,7 @@ def test_alerts_wait_out_an_outage_and_all_arrive_within_the_rate_limit() -> Non
         http.answer(200, b'{"errcode": 0}')
         asyncio.run(harness.run_for(60))
     assert harness.states() == {SENT}
-    delivered = "".join(request.json()["markdown"]["content"] for request in http.requests)
+    delivered = "".join(shown(request.json()) for request in http.requests)
     assert len(http.requests) == 20  # the robot's limit for the minute
     assert delivered.count("条告警汇总") == 1 and "11 条告警汇总" in delivered  # 19 alone + 11
     assert delivered.count("新事件") == 30  # every alert's title arrived
