@@ -26,6 +26,7 @@ from typing import Any
 import faust
 import httpx
 from faust.types import StreamT, TableT, TopicT
+from yarl import URL
 
 from alerts.delivery import PENDING, Delivery, Dispatcher
 from alerts.outbox import RespondStage, RespondWrites, parse_detection
@@ -37,7 +38,7 @@ from monitor.casework.playbook import load_playbook
 from monitor.detect.records import DeadLetter, dead_letter
 from monitor.detect.stages import brand_partition
 from monitor.metrics.collector import StreamStats
-from monitor.settings import Settings
+from monitor.settings import Settings, drill_name
 from monitor.signing import Links, Signer
 from monitor.stream.tables import (
     any_brand,
@@ -228,7 +229,22 @@ def add_casework(
         return len(complaints)
 
     brands = [brand.name for brand in settings.brands]
+    known = sorted({*brands, *(drill_name(b) for b in brands)}, key=len, reverse=True)
+
+    def owner_of(case_id: str) -> str | None:
+        """The web address of the worker that holds the case, when it is another one:
+        its brand's partition of the cases' changelog, in the group's assignment."""
+        brand = next((name for name in known if case_id.startswith(f"{name}:")), None)
+        if brand is None:
+            return None
+        topic = work.cases.changelog_topic.get_topic_name()
+        partition = brand_partition(brand, partitions)
+        for url, topics in app.assignor.table_metadata(topic).items():
+            if partition in topics.get(topic, ()) and URL(url) != URL(str(app.conf.canonical_url)):
+                return url
+        return None
+
     console = Console(responder, respond, signer, token, settings.alerts.public_url, clock,
-                      save_silence, start_drill, brands)  # fmt: skip
+                      save_silence, start_drill, brands, owner_of)  # fmt: skip
     register_console(app, console, checker, Offload("console", MAX_CHECKS_WAITING), count_check)
     return work

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import faust
+import httpx
 from aiohttp import web
 from faust.web import Request, Response, View
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -72,6 +73,10 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+FORWARDED = "X-Guanchao-Forwarded"  # a request passed on once is not passed on again
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}
+PASSED_BACK = {"content-type", "location", "set-cookie", "content-security-policy",
+               "x-content-type-options", "referrer-policy", "cache-control"}  # fmt: skip
 # The review is one self-contained page (`guanchao incidents report --html`): its own styles
 REVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
@@ -99,7 +104,9 @@ class Console:
         save_silence: Callable[[Silence], Awaitable[None]],
         start_drill: Callable[[str], Awaitable[int]],
         brands: Sequence[str],
+        owner_of: Callable[[str], str | None] = lambda case_id: None,
     ) -> None:
+        self.owner_of = owner_of
         self.save_silence = save_silence
         self.start_drill = start_drill
         self.brands = list(brands)
@@ -272,6 +279,25 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
                 raise ActionError(403, "the form has expired or came from another site")
             return visitor, form
 
+        async def at_owner(self, request: Request, case_id: str) -> Response:
+            """The case is another worker's: the request goes there, as it came, and its
+            answer comes back (a link in an alert reaches whichever worker it reaches)."""
+            owner = console.owner_of(case_id)
+            raw = cast(web.Request, request)
+            if owner is None or raw.headers.get(FORWARDED):
+                return self.refuse(request, 404, "no_incident")
+            body = await read_body(request, FORM_BYTES)
+            headers = {k: v for k, v in raw.headers.items() if k.lower() not in HOP_BY_HOP}
+            url = owner.rstrip("/") + str(raw.rel_url)
+            async with httpx.AsyncClient(timeout=10, follow_redirects=False) as client:
+                answer = await client.request(
+                    raw.method, url, content=body, headers={**headers, FORWARDED: "1"}
+                )
+            kept = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_BACK}
+            kind = kept.pop("content-type", "text/html").split(";")[0]
+            return self.bytes(answer.content, content_type=kind, status=answer.status_code,
+                              headers=kept)  # fmt: skip
+
         def sign_in_first(self, request: Request) -> Response:
             return self.go(f"{console.base}/sign-in?next={quote(_path(request), safe='')}")
 
@@ -282,11 +308,9 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             visitor = console.visitor(request, case_id, link)
             if visitor is None:
                 return self.refuse(request, 403, "link_refused")
-            try:
-                case = console.responder.case(case_id)
-            except ActionError:
-                return self.refuse(request, 404, "no_incident")
-            context = console.incident_page(case, visitor)
+            if case_id not in console.responder.cases:
+                return await self.at_owner(request, case_id)
+            context = console.incident_page(console.responder.case(case_id), visitor)
             done = cast(web.Request, request).query.get("done", "")
             return self.page(request, "incident.html", **context, done=_done_state(done))
 
@@ -299,14 +323,15 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             link = cast(web.Request, request).query.get("token", "")
             if console.visitor(request, case_id, link) is None:
                 return self.refuse(request, 403, "link_refused")
-            try:
-                document = case_document(console.responder, case_id)
-            except ActionError:
-                return self.refuse(request, 404, "no_incident")
+            if case_id not in console.responder.cases:
+                return await self.at_owner(request, case_id)
+            document = case_document(console.responder, case_id)
             headers = {**SECURITY_HEADERS, "Content-Security-Policy": REVIEW_POLICY}
             return self.html(review_html(document, console.clock()), headers=headers)
 
         async def post(self, request: Request, case_id: str, action: str) -> Response:
+            if case_id not in console.responder.cases:
+                return await self.at_owner(request, case_id)
             form = await _form(request)
             link = form.get("token", "")  # in the form: a POST's URL carries no secret
             visitor = console.visitor(request, case_id, link)

@@ -280,3 +280,31 @@ def test_no_console_page_serves_case_data_without_a_credential(
             body = error.read().decode()
         assert "云朵咖啡" not in body and case["id"] not in body, path
     assert call(worker, "GET", "/incidents", token=None)[0] == 401
+
+
+def test_a_link_opened_on_the_other_worker_shows_and_acknowledges_the_case(
+    make_pipeline: MakePipeline, browser: Browser
+) -> None:
+    """Two workers behind one address: the link reaches whichever; the case is on one."""
+    alerts = {"playbook": str(DEFAULT_PLAYBOOK), "tick_seconds": 0.5,
+              "sinks": [{"name": "console", "kind": "console"}]}  # fmt: skip
+    pipeline = make_pipeline(4, alerts=alerts, env=ENV)
+    first, second = pipeline.start_worker(), pipeline.start_worker()
+    wait_for(lambda: all(w.get("/health").get("assigned_partitions") for w in (first, second)),
+             "both workers to own partitions")  # fmt: skip
+    pipeline.produce(eleven_negatives())
+    owner = wait_for(lambda: next((w for w in (first, second) if volume_case(w)), None),
+                     "the incident to open on one of them")  # fmt: skip
+    other = second if owner is first else first
+    link = urlsplit(paged_link(owner))
+    page = browser.new_page()
+    answer = page.goto(f"http://127.0.0.1:{other.web_port}{link.path}?{link.query}")
+    assert answer is not None and answer.status == 200
+    assert "云朵咖啡" in page.locator("h1").inner_text()
+    page.get_by_role("textbox", name="你的名字").fill("张伟")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="确认，我来处理").click()
+    page.wait_for_url(re.compile(rf"127\.0\.0\.1:{other.web_port}/.*done=ack"))
+    assert "已记录：已确认" in page.inner_text("main")
+    acknowledged = volume_case(owner)
+    assert acknowledged is not None and acknowledged["state"] == "acknowledged"
