@@ -24,6 +24,8 @@ WORDS: dict[str, dict[str, str]] = {
         "usual": "该时段通常 {usual:.1f} 条",
         "no_history": "该时段没有历史数据",
         "separator": "；",
+        "negative_volume": "负面声量",
+        "keyword": "关键词「{keyword}」",
     },
     "en": {
         "volume": "{negatives} negative mentions in the last hour (threshold {threshold})",
@@ -36,6 +38,8 @@ WORDS: dict[str, dict[str, str]] = {
         "usual": "usually {usual:.1f} in this hour",
         "no_history": "no history for this hour",
         "separator": "; ",
+        "negative_volume": "negative volume",
+        "keyword": "keyword 「{keyword}」",
     },
 }
 
@@ -76,6 +80,15 @@ def _well_formed(reason: Reason) -> bool:
         if not good:
             return False
     return True
+
+
+def cause_worded(cause: str, language: str = "zh") -> str:
+    """An incident's cause (`negative_volume`, `keyword:物流慢`) for a reader."""
+    words = WORDS.get(language, WORDS["zh"])
+    kind, _, keyword = cause.partition(":")
+    if kind == "keyword" and keyword:
+        return words["keyword"].format(keyword=keyword)
+    return words.get(cause, cause)
 
 
 def joined(reasons: Iterable[Reason | str], language: str = "zh") -> str:

@@ -42,7 +42,7 @@ from alerts.outbox import RespondStage
 from alerts.routing import Silence
 from monitor.casework.cases import ACTIONS, CLOSED, ActionError, Case
 from monitor.casework.drill import drill_timings
-from monitor.detect.reasons import joined, worded
+from monitor.detect.reasons import cause_worded, joined, worded
 from monitor.reports.review import deadline_outcomes, negatives_chart, review_html
 from monitor.settings import LEVELS
 from monitor.signing import BadToken, Signer, incident_scope
@@ -481,7 +481,7 @@ def _templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters |= {"reason": worded, "reasons": joined}
+    environment.filters |= {"reason": worded, "reasons": joined, "cause": cause_worded}
     return environment
 
 

@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 
 from monitor.detect.counting import WindowTotals
-from monitor.detect.reasons import joined, worded
+from monitor.detect.reasons import cause_worded, joined, worded
 from monitor.detect.rules import Baseline, Level, evaluate
 from monitor.settings import RuleSettings
 
@@ -93,3 +93,10 @@ def test_a_reason_that_cannot_be_worded_is_shown_by_its_kind(reason: dict[str, o
 
 def test_a_reason_stored_as_text_before_is_shown_as_it_is() -> None:
     assert worded("11 negative mentions", "zh") == "11 negative mentions"
+
+
+def test_causes_are_worded_too() -> None:
+    assert cause_worded("negative_volume", "zh") == "负面声量"
+    assert cause_worded("keyword:物流慢", "zh") == "关键词「物流慢」"
+    assert cause_worded("keyword:物流慢", "en") == "keyword 「物流慢」"
+    assert cause_worded("something_new", "zh") == "something_new"
