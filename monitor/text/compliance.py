@@ -167,6 +167,13 @@ class _Key:
     exemption: Exemption | None = None
     cues: list[int] = field(default_factory=list)  # indices of NEAR rules
 
+    def packed(self) -> _Packed:
+        """What the automaton stores: a plain tuple, unpacked fast for every match."""
+        return self.length, self.term, self.exemption, tuple(self.cues)
+
+
+_Packed = tuple[int, Term | None, Exemption | None, tuple[int, ...]]
+
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
@@ -270,7 +277,7 @@ class ComplianceChecker:
         self._longest_cue = max((m.length for m in keys.values() if m.cues), default=0)
         self._automaton = ahocorasick.Automaton()
         for key, meaning in keys.items():
-            self._automaton.add_word(key, meaning)
+            self._automaton.add_word(key, meaning.packed())
         self._automaton.make_automaton()
 
     def check(self, text: str, limit: int | None = None) -> Verdict:
@@ -290,18 +297,20 @@ class ComplianceChecker:
         ]
         hits_total = 0
         blocked = False
-        for span, term in found.kept:
-            ruled = decider.first(span, term)
+        first_rule = decider.first
+        for start, end, term in found.kept:
+            ruled = first_rule(start, end, term)
             then = term.severity if ruled is None else ruled.rule.then
             if then is Severity.PASS:
                 if ruled is not None:
-                    let_through.append((span, term, ruled.rule.name, ruled.rule.why))
+                    let_through.append(((start, end), term, ruled.rule.name, ruled.rule.why))
                 continue
             hits_total += 1
-            blocked = blocked or then is Severity.BLOCK
+            if then is Severity.BLOCK:
+                blocked = True
             if len(hits) < room:
                 entry = term if ruled is None else self._decided[(term.term, ruled.index)]
-                hits.append(_hit(text, matchable, span, entry, ruled))
+                hits.append(_hit(text, matchable, (start, end), entry, ruled))
         let_through.sort(key=lambda item: item[0][0])  # two sorted runs: a linear merge
         passed = tuple(_passed(text, matchable, *item) for item in let_through[:room])
         return Verdict(tuple(hits), hits_total, blocked, passed, len(let_through))
@@ -372,16 +381,17 @@ def _decided(term: Term, rule: Rule) -> Term:
 
 
 Span = tuple[int, int]
+_TermAt = tuple[int, int, Term]  # start, end, term
 
 
 @dataclass(slots=True)
 class _Found:
-    kept: list[tuple[Span, Term]]
+    kept: list[_TermAt]
     exempted: list[tuple[Span, Term, Exemption]]
     cues: list[list[Span]]  # per rule index: the cue words of a NEAR rule, by end
 
 
-def _scan(matches: Iterable[tuple[int, _Key]], size: int, rule_count: int) -> _Found:
+def _scan(matches: Iterable[tuple[int, _Packed]], size: int, rule_count: int) -> _Found:
     """Terms kept, terms exempted, and cue words, from one pass of the automaton.
 
     Drops hits that start inside an exemption (第一 in 第一坊, 最 in 本店最) and hits
@@ -391,28 +401,32 @@ def _scan(matches: Iterable[tuple[int, _Key]], size: int, rule_count: int) -> _F
     Copy made of nothing but terms (最最最…) has a match at every character, so this is
     linear: no hit is compared with every other.
     """
-    terms: list[tuple[Span, Term]] = []
+    terms: list[_TermAt] = []
     cues: list[list[Span]] = [[] for _ in range(rule_count)]
     owner: list[Exemption | None] | None = None  # the exemption covering each place
-    for last, key in matches:
-        start = last + 1 - key.length
-        if key.exemption is not None:
+    for last, (length, term, exemption, cue_rules) in matches:
+        end = last + 1
+        start = end - length
+        if exemption is not None:
             owner = owner or [None] * (size + 1)
-            for place in range(start, last + 1):
-                owner[place] = owner[place] or key.exemption
-        if key.term is not None:
-            terms.append(((start, last + 1), key.term))
-        for index in key.cues:
-            cues[index].append((start, last + 1))
-    free: list[tuple[Span, Term]] = []
-    exempted: list[tuple[Span, Term]] = []
+            for place in range(start, end):
+                owner[place] = owner[place] or exemption
+        if term is not None:
+            terms.append((start, end, term))
+        if cue_rules:
+            for index in cue_rules:
+                cues[index].append((start, end))
+    if owner is None:
+        return _Found(_outermost(terms), [], cues)
+    free: list[_TermAt] = []
+    exempted: list[_TermAt] = []
     for item in terms:
-        (free if owner is None or owner[item[0][0]] is None else exempted).append(item)
-    reported = [(span, term, owner[span[0]]) for span, term in _outermost(exempted) if owner]
+        (free if owner[item[0]] is None else exempted).append(item)
+    reported = [((start, end), term, owner[start]) for start, end, term in _outermost(exempted)]
     return _Found(_outermost(free), [(s, t, e) for s, t, e in reported if e is not None], cues)
 
 
-def _outermost(found: list[tuple[Span, Term]]) -> list[tuple[Span, Term]]:
+def _outermost(found: list[_TermAt]) -> list[_TermAt]:
     """The hits no other hit contains, in the order of the text; `found` is by end.
 
     A stack of the hits kept so far: starts and ends both strictly increasing, so none
@@ -420,12 +434,12 @@ def _outermost(found: list[tuple[Span, Term]]) -> list[tuple[Span, Term]]:
     every kept hit that starts where it does or later, and only the top one (which may
     end where it ends) can contain it.
     """
-    kept: list[tuple[Span, Term]] = []
+    kept: list[_TermAt] = []
     for item in found:
-        (start, end), _ = item
-        while kept and kept[-1][0][0] >= start:
+        start, end, _ = item
+        while kept and kept[-1][0] >= start:
             kept.pop()
-        if kept and kept[-1][0][1] >= end:
+        if kept and kept[-1][1] >= end:
             continue
         kept.append(item)
     return kept
@@ -453,39 +467,69 @@ class _Decider:
         self._cues = cues
         self._next_cue = [0] * len(cues)
         self._longest_cue = longest_cue
+        self._candidates: dict[tuple[str, str, str], tuple[_Compiled, ...]] = {}
 
-    def first(self, span: Span, term: Term) -> _Compiled | None:
-        for ruled in self._rules_of.get(term.term, ()):
-            if self._matches(ruled, span):
+    def first(self, start: int, end: int, term: Term) -> _Compiled | None:
+        """The first rule that matches; the characters next to the term rule most out.
+
+        Copy made of nothing but terms decides one per character, so the cheap tests are
+        made once per term and pair of neighbouring characters: a NEAR rule without a cue
+        word in the whole text never runs, and an AFTER or BEFORE rule runs only when the
+        character next to the term can begin or end one of its words.
+        """
+        text = self._text
+        neighbours = (term.term, text[start - 1] if start else "", text[end : end + 1])
+        rules = self._candidates.get(neighbours)
+        if rules is None:
+            rules = self._candidates[neighbours] = self._candidates_for(*neighbours)
+        for ruled in rules:
+            if self._matches(ruled, start, end):
                 return ruled
         return None
 
-    def _matches(self, ruled: _Compiled, span: Span) -> bool:
-        """The cheap test first: most terms have no cue nearby and no listed neighbour."""
-        start, end = span
+    def _candidates_for(self, term: str, before: str, after: str) -> tuple[_Compiled, ...]:
+        """The rules of `term` that may match between `before` and `after`."""
+        candidates = []
+        for ruled in self._rules_of.get(term, ()):
+            if ruled.place is Place.NEAR:
+                possible = bool(self._cues[ruled.index])
+            else:
+                neighbour = after if ruled.place is Place.AFTER else before
+                possible = ruled.edge is None or neighbour in ruled.edge
+            if possible:
+                candidates.append(ruled)
+        return tuple(candidates)
+
+    def _matches(self, ruled: _Compiled, start: int, end: int) -> bool:
+        """Whether `ruled` decides the term at `start`-`end` (its edge, if any, matched)."""
         text = self._text
         if ruled.place is Place.AFTER:
-            if end >= len(text) or (ruled.edge is not None and text[end] not in ruled.edge):
+            if end >= len(text):
                 return False
             if not self._joined(end):
                 return False
             for n, words in ruled.by_length:
                 if text[end : end + n] in words:
                     return True
-            return bool(ruled.pattern and ruled.pattern.match(text, end, end + AFTER_WINDOW))
+            found = ruled.pattern.match(text, end, end + AFTER_WINDOW) if ruled.pattern else None
+            return found is not None and self._one_clause(end, found.end())
         if ruled.place is Place.BEFORE:
-            if not start or (ruled.edge is not None and text[start - 1] not in ruled.edge):
-                return False
-            if not self._joined(start):
+            if not start or not self._joined(start):
                 return False
             return any(start >= n and text[start - n : start] in words
                        for n, words in ruled.by_length)  # fmt: skip
-        return bool(self._cues[ruled.index]) and self._near(ruled, start, end)
+        return self._near(ruled, start, end)
 
     def _joined(self, index: int) -> bool:
         """Whether compacted characters `index - 1` and `index` stand in one clause."""
         after_previous, this = self._origin[index - 1] + 1, self._origin[index]
         return after_previous == this or not CLAUSE_BREAK.search(self._source, after_previous, this)
+
+    def _one_clause(self, first: int, last: int) -> bool:
+        """Whether compacted characters `first` to `last - 1` stand in one clause."""
+        if last - first < 2:
+            return True
+        return not CLAUSE_BREAK.search(self._source, self._origin[first], self._origin[last - 1])
 
     def _near(self, ruled: _Compiled, start: int, end: int) -> bool:
         """A cue word that ends after `start - back` and starts before `end + ahead`."""

@@ -70,6 +70,51 @@ def test_each_category_catches_the_claim_and_passes_its_look_alike(
     assert checker.check(look_alike).result == "pass", checker.check(look_alike).as_dict()
 
 
+# False alarms of the tuned rules, each kind both ways: the claim still flagged, and the
+# description it was confused with passed by the rule named (None: no term counts at all).
+FALSE_ALARM_KINDS = [
+    ("institution_name", "block", "本市第一的中学辅导机构", "酒店距离市第一人民医院步行十分钟"),
+    ("institution_name", "block", "第一的口碑", "家就在第一实验小学对面"),
+    ("usage_tip", "block", "这是最好的护手霜", "每年三月是品尝春笋最好的季节"),
+    ("usage_tip", "block", "最佳口感的精酿啤酒", "海岛最佳旅游时间是每年11月到次年4月"),
+    ("usage_tip", "block", "这就是你最好的选择", "你最好先在手背试用一下"),
+    ("plain_language", "block", "全网唯一的正品渠道", "唯一要注意的是，收到后必须冷藏保存"),
+    ("plain_language", "warn", "完全无刺激的洁面乳", "层高2.8米，装吊灯完全没问题"),
+    ("thorough_action", "block", "一支彻底告别黑头", "猫砂最好每天铲一次，每周彻底更换一次"),
+    ("not_contact", "warn", "加QQ领取优惠券", "这款底妆刷的刷毛QQ软软的，不扎脸"),
+    ("hospital_place", "warn", "医院同款修复面霜", "宝宝体检请按时去社区医院"),
+    ("registered_function", "warn", "每天一杯，增强免疫力", "本品标注的保健功能为“增强免疫力”"),
+    ("factual_quantity", "block", "质量最高，3年质保", "课程最低报名人数为5人"),
+    ("factual_quantity", "block", "全市最大的亲子乐园，占地2万平米", "猫爬架最高一层离地1.6米"),
+    (None, "block", "永久保修", "这家店的招牌是永久自行车改装的咖啡车"),
+]
+
+
+@pytest.mark.parametrize(("rule", "severity", "violation", "look_alike"), FALSE_ALARM_KINDS)
+def test_a_fixed_false_alarm_passes_the_description_and_still_flags_the_claim(
+    checker: ComplianceChecker, rule: str | None, severity: str, violation: str, look_alike: str
+) -> None:
+    assert checker.check(violation).result == severity, checker.check(violation).as_dict()
+    passed = checker.check(look_alike)
+    assert passed.result == "pass", passed.as_dict()
+    if rule is not None:
+        assert rule in {item.rule for item in passed.passed}, passed.as_dict()
+
+
+def test_best_followed_by_de_is_a_claim_even_after_you(checker: ComplianceChecker) -> None:
+    """你最好先… is advice (usage_tip_before passes it); 你最好的选择 is still a claim."""
+    (hit,) = checker.check("这就是你最好的选择").hits
+    assert (hit.text, hit.rule, hit.entry.severity) == ("最好", "best_adjective", Severity.BLOCK)
+    assert checker.check("天冷了，你最好多穿一件").result == "pass"
+
+
+def test_a_pattern_does_not_read_past_the_end_of_the_clause(checker: ComplianceChecker) -> None:
+    """最高一层离地1.6米 is a measurement; in 品质最高，3年质保 the number is another clause."""
+    assert checker.check("猫爬架最高一层离地1.6米").result == "pass"
+    (hit,) = checker.check("品质最高，3年质保").hits
+    assert (hit.text, hit.rule) == ("最高", "listed")
+
+
 def test_each_hit_says_which_rule_decided_and_each_pass_too(checker: ComplianceChecker) -> None:
     document = checker.check("第一章：全网第一的咖啡，开封后最好冷藏").as_dict()
     assert [(hit["text"], hit["rule"]) for hit in document["hits"]] == [("全网第一", "listed")]
@@ -205,12 +250,12 @@ def _reference(checker: ComplianceChecker, text: str) -> list[tuple[int, int, st
     matchable = compact(normalize(text))
     found: list[tuple[int, int, str]] = []
     exempt: list[tuple[int, int]] = []
-    for last, key in checker._automaton.iter(matchable.text):
-        span = (last + 1 - key.length, last + 1)
-        if key.exemption is not None:
+    for last, (length, term, exemption, _) in checker._automaton.iter(matchable.text):
+        span = (last + 1 - length, last + 1)
+        if exemption is not None:
             exempt.append(span)
-        if key.term is not None:
-            found.append((*span, key.term.term))
+        if term is not None:
+            found.append((*span, term.term))
     candidates = [hit for hit in found if not any(s <= hit[0] < e for s, e in exempt)]
     candidates.sort(key=lambda hit: (hit[0], hit[0] - hit[1]))
     kept: list[tuple[int, int, str]] = []
