@@ -101,7 +101,8 @@ def report(checker: ComplianceChecker, lines: list[Line], errors: bool) -> None:
     print(
         f"severity: {sum(v.blocked for v in blocks)} of {len(blocks)} lines the law forbids "
         f"are blocked; {sum(v.blocked for line, v in violating if line.expected == 'warn')} of "
-        f"{sum(line.expected == 'warn' for line, _ in violating)} that need a fact check are"
+        f"{sum(line.expected == 'warn' for line, _ in violating)} that need only a fact check "
+        "are blocked (they should warn)"
     )
     if errors:
         for line, verdict in verdicts:
