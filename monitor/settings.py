@@ -265,6 +265,67 @@ class AlertSettings(_Frozen):
         return self
 
 
+class QAWeights(_Frozen):
+    """Points one deduction takes off a conversation's 100: each listed word once per
+    turn, each time-or-ending problem once per conversation."""
+
+    rude: int = Field(20, ge=0, le=100, description="Agent: insults, rudeness (有病, 滚).")
+    dismissive: int = Field(
+        10, ge=0, le=100, description="Agent: dismissive or impatient (等着吧, 爱买不买)."
+    )
+    blame: int = Field(15, ge=0, le=100, description="Agent: blames the customer (你自己的问题).")
+    forbidden_promise: int = Field(
+        15, ge=0, le=100, description="Agent: a promise policy forbids (好评返现, 保证明天到)."
+    )
+    off_platform: int = Field(
+        20, ge=0, le=100, description="Agent: asks to move off the platform (加我微信)."
+    )
+    personal_data: int = Field(
+        20, ge=0, le=100, description="Agent: writes a phone, ID-card number or address."
+    )
+    emotion_worse: int = Field(
+        10, ge=0, le=100, description="Customer ends more negative than they began."
+    )
+    escalation: int = Field(
+        10, ge=0, le=100, description="Customer threatens to escalate (投诉, 12315, 曝光, 黑猫)."
+    )
+    slow_first_response: int = Field(
+        5, ge=0, le=100, description="First agent reply later than qa.first_response_seconds."
+    )
+    long_wait: int = Field(
+        5, ge=0, le=100, description="A later wait for the agent over qa.longest_wait_seconds."
+    )
+    unresolved: int = Field(
+        15, ge=0, le=100, description="The conversation ends with the customer's problem open."
+    )
+
+
+class QASettings(_Frozen):
+    """Customer-service chat QA (客服质检): which conversations are sampled, how they are
+    scored, and the mark below which the agent goes back to training (回炉培训)."""
+
+    sample_rate: float = Field(
+        0.05, ge=0, le=1, description="Fraction of conversations scored, by a hash of the id."
+    )
+    shop_rates: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        {}, description="Per-shop sample rate overriding sample_rate (shop name → fraction)."
+    )
+    pass_mark: int = Field(85, ge=0, le=100, description="A score below this fails.")
+    weights: QAWeights = QAWeights()
+    first_response_seconds: float = Field(
+        60.0, gt=0, description="Target: the first agent reply within this after the customer."
+    )
+    longest_wait_seconds: float = Field(
+        180.0, gt=0, description="Target: no later wait for an agent reply longer than this."
+    )
+    emotion_drop: float = Field(
+        0.7,
+        gt=0,
+        description="The customer's last turn this much lower than their first, in log-odds "
+        "of P(positive), and negative, ends worse (0.7: the odds of positive halve).",
+    )
+
+
 class Settings(_Frozen):
     timezone: ZoneName = Field(
         "Asia/Shanghai", description="Zone for hourly buckets and naive times."
@@ -279,6 +340,7 @@ class Settings(_Frozen):
     rules: RuleSettings = RuleSettings()
     stream: StreamSettings = StreamSettings()
     alerts: AlertSettings = AlertSettings()
+    qa: QASettings = QASettings()
 
     @model_validator(mode="after")
     def _unique_brands(self) -> Settings:

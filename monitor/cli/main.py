@@ -41,6 +41,7 @@ from monitor.cli.inputs import (
     open_source,
     read_rows,
 )
+from monitor.cli.qa import qa_app
 from monitor.cli.terminal import ConfigOption, err, fail, out, user_errors
 from monitor.detect.enrich import Enricher, build_scorer
 from monitor.detect.incidents import describe
@@ -666,3 +667,4 @@ def _print_incidents(broker: str, topic: str, done: threading.Event) -> None:
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(silences_app, name="silences")
 app.add_typer(drill_app, name="drill")
+app.add_typer(qa_app, name="qa")
