@@ -57,6 +57,7 @@ _FORMATTER = logging.Formatter()
 def secret_values(settings: Settings, env: Mapping[str, str]) -> list[str]:
     """The values of every variable the settings name for a secret, as set in `env`."""
     names: list[str | None] = [settings.alerts.token_env, settings.alerts.link_secret_env]
+    names += [person.token_env for person in settings.alerts.console_people]
     for sink in settings.alerts.sinks:
         names += [sink.url_env, sink.secret_env, sink.smtp_user_env, sink.smtp_password_env]
     return [env[name] for name in names if name and env.get(name)]

@@ -230,6 +230,14 @@ def _web_address(value: str) -> str:
     return value
 
 
+class ConsolePerson(_Frozen):
+    """Someone who signs in to the console with a token of their own; actions they take
+    there are recorded under this name."""
+
+    name: str = Field(min_length=1, max_length=100)
+    token_env: str = Field(description="Variable holding this person's console token.")
+
+
 class AlertSettings(_Frozen):
     playbook: str = Field("", description="Playbook file; empty for the packaged default.")
     language: Literal["zh", "en"] = Field("zh", description="Language of alert messages.")
@@ -246,6 +254,9 @@ class AlertSettings(_Frozen):
         "derived from the API token).",
     )
     link_hours: float = Field(72.0, gt=0, description="How long the link in an alert works.")
+    console_people: tuple[ConsolePerson, ...] = Field(
+        (), description="People with a console token of their own (the API token works too)."
+    )
     sinks: tuple[SinkSettings, ...] = Field(
         (SinkSettings(name="console", kind="console"),), description="Where alerts go."
     )

@@ -94,7 +94,7 @@ class JsonSink(Sink):
 def secret(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "")
     if not value:
-        raise ConfigError(f"environment variable {name} is not set (a sink needs it)")
+        raise ConfigError(f"environment variable {name} is not set (the config names it)")
     return value
 
 

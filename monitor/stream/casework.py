@@ -32,6 +32,7 @@ from alerts.delivery import PENDING, Delivery, Dispatcher
 from alerts.outbox import RespondStage, RespondWrites, parse_detection
 from alerts.routing import Silence
 from alerts.sinks import build_sinks
+from alerts.sinks.base import secret
 from monitor.casework.cases import CLOSED
 from monitor.casework.drill import burst
 from monitor.casework.playbook import load_playbook
@@ -244,7 +245,8 @@ def add_casework(
                 return url
         return None
 
+    people = {secret(env, p.token_env): p.name for p in settings.alerts.console_people}
     console = Console(responder, respond, signer, token, settings.alerts.public_url, clock,
-                      save_silence, start_drill, brands, owner_of)  # fmt: skip
+                      save_silence, start_drill, brands, owner_of, people)  # fmt: skip
     register_console(app, console, checker, Offload("console", MAX_CHECKS_WAITING), count_check)
     return work

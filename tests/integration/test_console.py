@@ -55,10 +55,14 @@ def look(page: Page, shots: Path, name: str) -> None:
         assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
 
 
+PERSONAL_TOKEN = "chen-jing-token-77a1"
+
+
 def console_pipeline(make_pipeline: MakePipeline) -> tuple[Pipeline, Worker]:
     alerts = {"playbook": str(DEFAULT_PLAYBOOK), "tick_seconds": 0.5,
-              "sinks": [{"name": "console", "kind": "console"}]}  # fmt: skip
-    pipeline = make_pipeline(1, alerts=alerts, env=ENV)
+              "sinks": [{"name": "console", "kind": "console"}],
+              "console_people": [{"name": "陈静", "token_env": "CHEN_TOKEN"}]}  # fmt: skip
+    pipeline = make_pipeline(1, alerts=alerts, env={**ENV, "CHEN_TOKEN": PERSONAL_TOKEN})
     worker = pipeline.start_worker()
     pipeline.produce(eleven_negatives())
     wait_for(lambda: volume_case(worker), "the incident to open")
@@ -186,6 +190,12 @@ def test_sign_in_shows_the_board_and_sign_out_ends_it(
     page.get_by_role("button", name="退出").click()
     page.goto(f"{root}/")
     assert "/console/sign-in" in page.url
+
+    page.fill("input[name=name]", "冒充者")  # a personal token says who signs in
+    page.fill("input[name=token]", PERSONAL_TOKEN)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("link", name=re.compile("云朵咖啡")).first.click()
+    assert page.get_by_role("textbox", name="你的名字").input_value() == "陈静"
 
 
 def signed_in(browser: Browser, worker: Worker, then: str) -> Page:
