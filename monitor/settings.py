@@ -154,12 +154,28 @@ class TopicNames(_Frozen):
     )
 
 
+def _web_address(value: str) -> str:
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an http:// or https:// address")
+    return value
+
+
+def _optional_web_address(value: str) -> str:
+    return value and _web_address(value)
+
+
 class StreamSettings(_Frozen):
     app_id: str = Field("guanchao", description="Faust app id: consumer group and table prefix.")
     topics: TopicNames = TopicNames()
     partitions: int = Field(4, ge=1, le=256, description="Partitions of every Guanchao topic.")
     web_host: str = Field("127.0.0.1", description="Address of /health and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535, description="Port of /health and /metrics.")
+    web_url: Annotated[str, AfterValidator(_optional_web_address)] = Field(
+        "",
+        description="How the other workers reach this one's web server, to pass on a "
+        "console request for a case it holds (default: http://web_host:web_port).",
+    )
     lateness_minutes: int = Field(
         60, ge=0, description="Comments this much older than a brand's newest still count."
     )
@@ -221,13 +237,6 @@ class SinkSettings(_Frozen):
         if self.kind not in ("email", "console") and not (self.url or self.url_env):
             raise ValueError(f"a {self.kind} sink needs `url` or `url_env`")
         return self
-
-
-def _web_address(value: str) -> str:
-    scheme, _, rest = value.partition("://")
-    if scheme not in ("http", "https") or not rest or any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} is not an http:// or https:// address")
-    return value
 
 
 class ConsolePerson(_Frozen):

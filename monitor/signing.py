@@ -33,7 +33,7 @@ class Signer:
     @classmethod
     def from_env(cls, env: Mapping[str, str], secret_env: str, token_env: str) -> Signer | None:
         """The link secret, else a key derived from the API token (every worker has it);
-        None when neither is set: links are then unsigned and the console needs a sign-in."""
+        None when neither is set: links are then unsigned and the console is off."""
         secret = env.get(secret_env, "")
         if secret:
             return cls(hashlib.sha256(b"guanchao links\n" + secret.encode()).digest())
@@ -51,7 +51,8 @@ class Signer:
         expiry, _, rest = token.partition(".")
         data, _, mac = rest.partition(".")
         body = f"{expiry}.{data}"
-        if not mac or not hmac.compare_digest(mac, self._mac(scope, body)):
+        expected = self._mac(scope, body).encode()
+        if not mac or not hmac.compare_digest(mac.encode("utf-8", "replace"), expected):
             raise BadToken("the signature does not match")
         if not expiry.isdigit() or int(expiry) <= now.timestamp():
             raise BadToken("the link has expired")

@@ -82,6 +82,7 @@ def build_app(
         web_host=stream.web_host,
         web_bind=stream.web_host,
         web_port=stream.web_port if web_port is None else web_port,
+        canonical_url=stream.web_url or None,  # how other workers reach this one
         # Faust's own views serve table contents (cases with phone numbers) to anyone:
         # every route Guanchao serves is its own, and those with case data need the token.
         web_router_enabled=False,
@@ -105,6 +106,7 @@ def build_app(
         # was right with ConsistencyError after a crash and two quick restarts (#10).
         recovery_consistency_check=False,
     )
+
     comments = app.topic(stream.topics.comments, key_serializer="raw", value_serializer="raw")
     scored = app.topic(stream.topics.scored, key_serializer="raw", value_serializer="raw")
     incidents_out = app.topic(stream.topics.incidents, key_serializer="raw", value_serializer="raw")
@@ -124,7 +126,11 @@ def build_app(
         async def write() -> None:
             await (await dead_letters.send(value=value, headers=headers, force=True))
 
-        await until_stored(write, f"a dead letter ({dead.reason})")
+        try:
+            await until_stored(write, f"a dead letter ({dead.reason})")
+        except Exception:  # nothing left to keep it in: said, and the stream goes on
+            log.exception("a dead letter (%s) could not be stored", dead.reason)
+            return
         stats.dead_lettered[dead.reason] += 1
 
     def stored(sent: asyncio.Future[Any]) -> None:
@@ -179,7 +185,11 @@ def build_app(
             except Exception as error:  # a record we did not write, or a bug: kept, not fatal
                 await send_dead_letter(dead_letter(event.value, error), event.message)
                 continue
-            await until_stored(lambda: apply(writes), "a counted mention")  # noqa: B023
+            try:
+                await until_stored(lambda: apply(writes), "a counted mention")  # noqa: B023
+            except Exception as error:  # not the broker's absence: this record's, kept
+                await send_dead_letter(dead_letter(event.value, error), event.message)
+                continue
             stats.counted += writes.counted
             for mention, label in writes.counted_labels:
                 metrics.mention(mention.brand, mention.platform, label, len(mention.crisis))
@@ -189,7 +199,7 @@ def build_app(
 
     async def apply(writes: Writes) -> None:
         """The counts in memory have the mention already, and a replay of it would be a
-        duplicate: its writes are sent until the broker takes them, never dropped."""
+        duplicate: its writes are sent again while the broker refuses them."""
         for table, changes in ((mentions, writes.mentions), (hourly, writes.hourly),
                                (incidents, writes.incidents)):  # fmt: skip
             await write_table(table, changes, partitions)

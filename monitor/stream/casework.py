@@ -171,8 +171,12 @@ def add_casework(
 
     @app.timer(settings.alerts.tick_seconds)  # type: ignore[untyped-decorator]
     async def take_due_steps() -> None:
-        if work.owned:
+        if not work.owned:
+            return
+        try:
             await respond(lambda: responder.tick(owns))
+        except Exception:  # a bug in one case's step must not stop the timer for all
+            log.exception("the playbook's due steps failed; trying again at the next tick")
 
     def pending(sink: str) -> list[Delivery]:
         """Filtered before parsing: every dispatcher asks on each turn."""
@@ -226,7 +230,11 @@ def add_casework(
         complaints = burst(brand, settings.threshold_for(brand) + 5, uuid.uuid4().hex[:8], clock())
         for complaint in complaints:
             value = json.dumps(complaint, ensure_ascii=False).encode()
-            await (await comments.send(value=value, force=True))
+
+            async def send(value: bytes = value) -> None:
+                await (await comments.send(value=value, force=True))
+
+            await until_stored(send, "a drill complaint")
         return len(complaints)
 
     brands = [brand.name for brand in settings.brands]
@@ -246,7 +254,12 @@ def add_casework(
         return None
 
     people = {secret(env, p.token_env): p.name for p in settings.alerts.console_people}
+
+    def holds(case_id: str) -> bool:
+        stored = work.cases.data.get(case_id)
+        return stored is not None and owns(stored["brand"])
+
     console = Console(responder, respond, signer, token, settings.alerts.public_url, clock,
-                      save_silence, start_drill, brands, owner_of, people)  # fmt: skip
+                      save_silence, start_drill, brands, owner_of, people, holds)  # fmt: skip
     register_console(app, console, checker, Offload("console", MAX_CHECKS_WAITING), count_check)
     return work

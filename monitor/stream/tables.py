@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from faust.types import TableT, TopicT
 
 from monitor.detect.stages import brand_of_key, brand_partition
@@ -27,15 +28,25 @@ RETRY_SECONDS = 1.0  # between sends of writes the broker did not take
 async def until_stored(write: Callable[[], Awaitable[None]], what: str) -> None:
     """Send again until the broker takes it: a broker that is down is not the fault of
     the record being handled, so it is neither dead-lettered nor acknowledged meanwhile.
-    Only for idempotent writes (`write_table` updates the store before it sends)."""
+    Only for idempotent writes (`write_table` updates the store before it sends). Any
+    other failure (a record too large, a bug) is raised: retrying would never end."""
     while True:
         try:
             await write()
             return
         except Exception as error:
+            if not _retriable(error):
+                raise
             log.warning("%s not stored, sending again in %.0fs: %s: %s",
                         what, RETRY_SECONDS, type(error).__name__, error)  # fmt: skip
             await asyncio.sleep(RETRY_SECONDS)
+
+
+def _retriable(error: Exception) -> bool:
+    """The broker is away or busy: aiokafka's retriable errors, timeouts, connections."""
+    if isinstance(error, KafkaError):
+        return bool(error.retriable) or isinstance(error, KafkaConnectionError | KafkaTimeoutError)
+    return isinstance(error, OSError | TimeoutError)
 
 
 def brand_in_key(key: str, value: Any) -> str:

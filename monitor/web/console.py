@@ -36,6 +36,7 @@ import httpx
 from aiohttp import web
 from faust.web import Request, Response, View
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from yarl import URL
 
 from alerts.outbox import RespondStage
 from alerts.routing import Silence
@@ -62,7 +63,8 @@ STATIC = Path(__file__).with_name("static")
 SESSION_COOKIE = "guanchao_session"
 SESSION_HOURS = 12
 SIGN_IN_TRIES_PER_MINUTE = 5
-FORM_BYTES = 1024 * 1024
+FORM_BYTES = 9 * MAX_COPY_CHARS + 64 * 1024  # form-encoded Chinese: 9 bytes a character
+FORWARD_SECONDS = 30.0
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'",
@@ -105,8 +107,13 @@ class Console:
         brands: Sequence[str],
         owner_of: Callable[[str], str | None] = lambda case_id: None,
         people: Mapping[str, str] | None = None,
+        holds: Callable[[str], bool] | None = None,
     ) -> None:
         self.owner_of = owner_of
+        # A worker keeps the cases of partitions it gave up in memory: only those of the
+        # partitions it owns now are its to show and act on
+        self.holds = holds or (lambda case_id: case_id in responder.cases)
+        self.public = urlsplit(public_url)
         self.people = dict(people or {})  # a person's own token → their name
         self.save_silence = save_silence
         self.start_drill = start_drill
@@ -137,6 +144,26 @@ class Console:
             return Visitor(session, self.signer.verify("session", session, now), True)
         except BadToken:
             return None
+
+    def form_is_ours(self, request: Request, visitor: Visitor, form: Mapping[str, str]) -> bool:
+        """From one of our pages, rendered for this visitor (CSRF), and from our origin."""
+        offered = form.get("csrf", "").encode("utf-8", "replace")
+        return self.same_origin(request) and hmac.compare_digest(
+            offered, self.csrf(visitor).encode()
+        )
+
+    def same_origin(self, request: Request) -> bool:
+        """A form posted from another site says so in Origin (browsers send it on POST):
+        it must be this worker as the browser reached it, or the configured public URL."""
+        raw = cast(web.Request, request)
+        origin = raw.headers.get("Origin")
+        return origin is None or urlsplit(origin).netloc in (raw.host, self.public.netloc)
+
+    def cookie(self, value: str, max_age: int) -> str:
+        """Secure when the console is served over https (the configured public URL)."""
+        secure = "; Secure" if self.public.scheme == "https" else ""
+        return (f"{SESSION_COOKIE}={value}; Path={self.base}; Max-Age={max_age}; HttpOnly; "
+                f"SameSite=Strict{secure}")  # fmt: skip
 
     def csrf(self, visitor: Visitor) -> str:
         assert self.signer is not None  # there is no visitor without one
@@ -193,7 +220,9 @@ class Console:
         }
 
     def drills(self) -> dict[str, Any]:
-        cases = [case for case in self.responder.cases.values() if case.get("drill")]
+        cases = [
+            c for c in list(self.responder.cases.values()) if c.get("drill") and self.holds(c["id"])
+        ]
         documents = [case_document(self.responder, case["id"]) for case in cases]
         rows = drill_timings(documents)
         zone = self.zone()
@@ -208,7 +237,8 @@ class Console:
     def board(self, query: Mapping[str, str]) -> dict[str, Any]:
         now = self.clock()
         wanted = {name: query.get(name) or None for name in ("brand", "level", "state")}
-        cases = [Case.from_dict(document) for document in list(self.responder.cases.values())]
+        documents = [d for d in list(self.responder.cases.values()) if self.holds(d["id"])]
+        cases = [Case.from_dict(document) for document in documents]
         shown = [c for c in cases if all(v in (None, getattr(c, k)) for k, v in wanted.items())]
         rows = [_board_row(case, now) for case in shown]
         rows.sort(key=lambda row: (-LEVELS.index(row["level"]), row["detected_at"]))
@@ -258,7 +288,7 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
         def page(self, request: Request, template: str, status: int = 200,
                  headers: Mapping[str, str] | None = None, **context: Any) -> Response:  # fmt: skip
             lang = language_of(request)
-            url = cast(web.Request, request).rel_url
+            url = _here(request, console.base)
             html = (
                 _templates()
                 .get_template(f"console/{template}")
@@ -266,7 +296,7 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
                     t=WORDS[lang],
                     lang=lang,
                     base=console.base,
-                    path=_path(request),
+                    path=str(url),
                     switch=str(url.update_query(lang="en" if lang == "zh" else "zh")),
                     link=lambda path: f"{path}?lang=en" if lang == "en" else path,
                     **{"done": None, **context},
@@ -277,7 +307,11 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
         def refuse(self, request: Request, status: int, why: str) -> Response:
             return self.page(request, "message.html", status, why=why)
 
-        def go(self, location: str, headers: Mapping[str, str] | None = None) -> Response:
+        def go(self, request: Request, location: str,
+               headers: Mapping[str, str] | None = None) -> Response:  # fmt: skip
+            """A redirect (303: the browser GETs it), in the reader's language."""
+            if language_of(request) == "en":
+                location = str(URL(location).update_query(lang="en"))
             return self.html("", status=303, headers={**SECURITY_HEADERS, "Location": location,
                                                       **(headers or {})})  # fmt: skip
 
@@ -287,33 +321,36 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             form = await _form(request)
             if visitor is None or not visitor.signed_in:
                 raise ActionError(403, "sign in first")
-            if not _same_origin(request) or not hmac.compare_digest(
-                form.get("csrf", ""), console.csrf(visitor)
-            ):
+            if not console.form_is_ours(request, visitor, form):
                 raise ActionError(403, "the form has expired or came from another site")
             return visitor, form
 
-        async def at_owner(self, request: Request, case_id: str) -> Response:
+        async def at_owner(self, request: Request, case_id: str, body: bytes = b"") -> Response:
             """The case is another worker's: the request goes there, as it came, and its
-            answer comes back (a link in an alert reaches whichever worker it reaches)."""
+            answer comes back (a link in an alert reaches whichever worker it reaches).
+            Called once the visitor's credential was checked here."""
             owner = console.owner_of(case_id)
             raw = cast(web.Request, request)
             if owner is None or raw.headers.get(FORWARDED):
                 return self.refuse(request, 404, "no_incident")
-            body = await read_body(request, FORM_BYTES)
             headers = {k: v for k, v in raw.headers.items() if k.lower() not in HOP_BY_HOP}
             url = owner.rstrip("/") + str(raw.rel_url)
-            async with httpx.AsyncClient(timeout=10, follow_redirects=False) as client:
-                answer = await client.request(
-                    raw.method, url, content=body, headers={**headers, FORWARDED: "1"}
-                )
+            try:
+                async with httpx.AsyncClient(timeout=FORWARD_SECONDS) as client:
+                    answer = await client.request(
+                        raw.method, url, content=body, headers={**headers, FORWARDED: "1"}
+                    )
+            except httpx.HTTPError as error:
+                return self.page(request, "message.html", 502, why="owner_unreachable",
+                                 detail=type(error).__name__)  # fmt: skip
             kept = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_BACK}
             kind = kept.pop("content-type", "text/html").split(";")[0]
             return self.bytes(answer.content, content_type=kind, status=answer.status_code,
                               headers=kept)  # fmt: skip
 
         def sign_in_first(self, request: Request) -> Response:
-            return self.go(f"{console.base}/sign-in?next={quote(_path(request), safe='')}")
+            here = str(_here(request, console.base))
+            return self.go(request, f"{console.base}/sign-in?next={quote(here, safe='')}")
 
     @app.page("/console/incidents/{case_id}")
     class IncidentPage(Page):
@@ -322,7 +359,7 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             visitor = console.visitor(request, case_id, link)
             if visitor is None:
                 return self.refuse(request, 403, "link_refused")
-            if case_id not in console.responder.cases:
+            if not console.holds(case_id):
                 return await self.at_owner(request, case_id)
             context = console.incident_page(console.responder.case(case_id), visitor)
             done = cast(web.Request, request).query.get("done", "")
@@ -337,25 +374,27 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             link = cast(web.Request, request).query.get("token", "")
             if console.visitor(request, case_id, link) is None:
                 return self.refuse(request, 403, "link_refused")
-            if case_id not in console.responder.cases:
+            if not console.holds(case_id):
                 return await self.at_owner(request, case_id)
             document = case_document(console.responder, case_id)
             headers = {**SECURITY_HEADERS, "Content-Security-Policy": REVIEW_POLICY}
             return self.html(review_html(document, console.clock()), headers=headers)
 
         async def post(self, request: Request, case_id: str, action: str) -> Response:
-            if case_id not in console.responder.cases:
-                return await self.at_owner(request, case_id)
-            form = await _form(request)
+            body = await read_body(request, FORM_BYTES)
+            form = _parsed_form(body)
             link = form.get("token", "")  # in the form: a POST's URL carries no secret
             visitor = console.visitor(request, case_id, link)
             if visitor is None:
                 return self.refuse(request, 403, "link_refused")
-            if not _same_origin(request) or not hmac.compare_digest(
-                form.get("csrf", ""), console.csrf(visitor)
-            ):
+            if not console.form_is_ours(request, visitor, form):
                 return self.refuse(request, 403, "csrf")
-            who, note = form.get("who", "").strip()[:100], form.get("note", "")[:MAX_NOTE_CHARS]
+            if not console.holds(case_id):
+                return await self.at_owner(request, case_id, body)
+            # signed in, the name is the one signed in with; a link's person may correct it
+            signed_name = visitor.name if visitor.signed_in else ""
+            who = signed_name or form.get("who", "").strip()[:100]
+            note = form.get("note", "")[:MAX_NOTE_CHARS]
             try:
                 await console.respond(
                     lambda: console.responder.act(case_id, action.replace("-", "_"), who, note)
@@ -364,7 +403,7 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
                 return self.page(request, "message.html", error.status, why="action_refused",
                                  detail=str(error))  # fmt: skip
             back = f"{console.base}/incidents/{quote(case_id, safe='')}"
-            return self.go(f"{back}?token={quote(link)}&done={action}" if link else back)
+            return self.go(request, f"{back}?token={quote(link)}&done={action}" if link else back)
 
     @app.page("/console/")
     class Board(Page):
@@ -381,25 +420,30 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
     @app.page("/console/sign-in")
     class SignIn(Page):
         async def get(self, request: Request) -> Response:
-            return self.page(request, "sign_in.html", failed=False, next=_next(request))
+            return self.page(request, "sign_in.html", failed=False,
+                             next=_next(request, console.base))  # fmt: skip
 
         async def post(self, request: Request) -> Response:
             form = await _form(request)
+            if not console.same_origin(request):
+                return self.refuse(request, 403, "csrf")
             client = cast(web.Request, request).remote or "?"
             if not console.tries.allowed(client):
                 return self.refuse(request, 429, "too_many_tries")
             name = console.signed_in_as(form.get("token", ""), form.get("name", "").strip()[:100])
             if name is None:
                 console.tries.failed(client)
-                return self.page(request, "sign_in.html", 401, failed=True, next=_next(request))
-            cookie = _cookie(console.session(name), console.base, request, SESSION_HOURS * 3600)
-            return self.go(_next(request) or f"{console.base}/", {"Set-Cookie": cookie})
+                return self.page(request, "sign_in.html", 401, failed=True,
+                                 next=_next(request, console.base))  # fmt: skip
+            cookie = console.cookie(console.session(name), SESSION_HOURS * 3600)
+            return self.go(request, _next(request, console.base) or f"{console.base}/",
+                           {"Set-Cookie": cookie})  # fmt: skip
 
     @app.page("/console/sign-out")
     class SignOut(Page):
         async def post(self, request: Request) -> Response:
-            cookie = _cookie("", console.base, request, 0)
-            return self.go(f"{console.base}/sign-in", {"Set-Cookie": cookie})
+            return self.go(request, f"{console.base}/sign-in",
+                           {"Set-Cookie": console.cookie("", 0)})  # fmt: skip
 
     @app.page("/console/compliance")
     class Compliance(Page):
@@ -411,12 +455,7 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
                              csrf=console.csrf(visitor))  # fmt: skip
 
         async def post(self, request: Request) -> Response:
-            visitor = console.visitor(request)
-            if visitor is None:
-                return self.sign_in_first(request)
-            form = await _form(request)
-            if not hmac.compare_digest(form.get("csrf", ""), console.csrf(visitor)):
-                return self.refuse(request, 403, "csrf")
+            visitor, form = await self.signed_form(request)
             text = form.get("text", "")[:MAX_COPY_CHARS]
             result = await offload.run(lambda: checker.check(text, limit=MAX_HITS))
             count_check(result.result)
@@ -436,10 +475,10 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
 
         async def post(self, request: Request) -> Response:
             visitor, form = await self.signed_form(request)
-            body: dict[str, Any] = {**form, "who": form.get("who") or visitor.name}
+            body: dict[str, Any] = {**form, "who": visitor.name or form.get("who", "")}
             body["minutes"] = int(form["minutes"]) if form.get("minutes", "").isdigit() else None
             await console.save_silence(silence_from(body, console.clock()))
-            return self.go(f"{console.base}/silences")
+            return self.go(request, f"{console.base}/silences")
 
     @app.page("/console/silences/{silence_id}/expire")
     class ExpireSilence(Page):
@@ -452,7 +491,7 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             silence = Silence.from_dict(stored)
             ended = replace(silence, ends_at=min(silence.ends_at, console.clock()))
             await console.save_silence(ended)
-            return self.go(f"{console.base}/silences")
+            return self.go(request, f"{console.base}/silences")
 
     @app.page("/console/drills")
     class Drills(Page):
@@ -472,7 +511,7 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             if brand not in console.brands:
                 raise ActionError(400, f"not a brand of the config: {brand[:40]!r}")
             size = await console.start_drill(brand)  # then a GET: a reload starts no other
-            return self.go(f"{console.base}/drills?started={quote(brand)}&size={size}")
+            return self.go(request, f"{console.base}/drills?started={quote(brand)}&size={size}")
 
     @app.page("/console/static/{name}")
     class Static(View):
@@ -568,7 +607,10 @@ def _marked(text: str, hits: Any) -> list[tuple[str, Any]]:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    raw = await read_body(request, FORM_BYTES)
+    return _parsed_form(await read_body(request, FORM_BYTES))
+
+
+def _parsed_form(raw: bytes) -> dict[str, str]:
     try:
         fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError) as error:
@@ -576,25 +618,15 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
-def _same_origin(request: Request) -> bool:
-    """A form posted from another site says so in Origin (every browser sends it on POST)."""
+def _here(request: Request, base: str) -> URL:
+    """This page's URL as the browser sees it: under `base`, the public path prefix."""
     raw = cast(web.Request, request)
-    origin = raw.headers.get("Origin")
-    return origin is None or urlsplit(origin).netloc == raw.host
+    return URL(base + raw.rel_url.path.removeprefix("/console")).with_query(raw.rel_url.query)
 
 
-def _path(request: Request) -> str:
-    return str(cast(web.Request, request).rel_url)
-
-
-def _next(request: Request) -> str:
-    """Where to go after signing in: only a path of the console itself."""
+def _next(request: Request, base: str) -> str:
+    """Where to go after signing in: a page of the console, nothing else (no other host,
+    no backslash or control characters that browsers read as one)."""
     wanted = cast(web.Request, request).query.get("next", "")
-    return wanted if wanted.startswith("/") and not wanted.startswith("//") else ""
-
-
-def _cookie(value: str, base: str, request: Request, max_age: int) -> str:
-    raw = cast(web.Request, request)
-    secure = raw.secure or raw.headers.get("X-Forwarded-Proto") == "https"
-    return (f"{SESSION_COOKIE}={value}; Path={base}; Max-Age={max_age}; HttpOnly; "
-            f"SameSite=Strict{'; Secure' if secure else ''}")  # fmt: skip
+    plain = wanted.isprintable() and not any(c.isspace() or c == "\\" for c in wanted)
+    return wanted if plain and wanted.startswith(base + "/") else ""

@@ -150,6 +150,10 @@ def test_tampered_expired_and_foreign_links_are_refused_and_a_get_changes_nothin
         assert "云朵咖啡" not in page.content()
     look(page, shots, "link-refused")
 
+    for odd in ("1.a.%C3%A9", "%F0%9F%98%80", "x" * 5000):  # not ASCII, an emoji, huge
+        answer = page.goto(f"{base}?token={odd}")
+        assert answer is not None and answer.status == 403, odd
+
     token = urlsplit(link).query.removeprefix("token=")
     answer = page.goto(f"{base}/ack?token={token}")  # what a link scanner would do
     assert answer is not None and answer.status == 405
@@ -191,6 +195,12 @@ def test_sign_in_shows_the_board_and_sign_out_ends_it(
     page.goto(f"{root}/")
     assert "/console/sign-in" in page.url
 
+    for evil in ("/\\evil.example", "//evil.example", "/%09/evil.example", "https://evil.example"):
+        page.goto(f"{root}/sign-in?next={quote(evil, safe='')}")
+        page.fill("input[name=token]", TOKEN)
+        page.get_by_role("button", name="登录").click()
+        assert page.url == f"{root}/", evil  # the board, never another site
+        page.get_by_role("button", name="退出").click()
     page.fill("input[name=name]", "冒充者")  # a personal token says who signs in
     page.fill("input[name=token]", PERSONAL_TOKEN)
     page.get_by_role("button", name="登录").click()

@@ -31,7 +31,8 @@ document.addEventListener("DOMContentLoaded", () => {
       const url = new URL(board.dataset.refresh, location.href);
       url.searchParams.set("fragment", "1");
       const answer = await fetch(url, { credentials: "same-origin" });
-      if (answer.ok) board.innerHTML = await answer.text();
+      if (answer.ok && !answer.redirected) board.innerHTML = await answer.text();
+      else if (answer.redirected) location.reload();  // signed out: the page says so
     }, 15000);
   }
   // Copy is checked while it is typed, and a .txt file can be opened.
@@ -44,7 +45,7 @@ document.addEventListener("DOMContentLoaded", () => {
       const body = new URLSearchParams(new FormData(form));
       body.set("fragment", "1");
       const answer = await fetch(form.action, { method: "POST", body, credentials: "same-origin" });
-      if (answer.ok) result.innerHTML = await answer.text();
+      if (answer.ok && !answer.redirected) result.innerHTML = await answer.text();
     };
     text.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(check, 300); });
     document.getElementById("copy-file").addEventListener("change", async (event) => {
