@@ -54,6 +54,14 @@ class Comment:
         return f"{self.platform}:{self.id}"
 
 
+def check_length(text: str, limits: LimitSettings, what: str = "text") -> None:
+    if len(text) > limits.max_text_chars:
+        raise RecordError(
+            "text_too_long",
+            f"{what} has {len(text)} characters; the limit is {limits.max_text_chars}",
+        )
+
+
 def check_time(created_at: datetime, limits: LimitSettings, now: datetime) -> None:
     if created_at.tzinfo is None:
         raise RecordError("absurd_time", f"created_at {created_at.isoformat()} has no zone")
@@ -75,11 +83,7 @@ def parse_comment(
         raise RecordError("bad_field", "text must be a string")
     if not text.strip():
         raise RecordError("empty_text", "text is empty")
-    if len(text) > limits.max_text_chars:
-        raise RecordError(
-            "text_too_long",
-            f"text has {len(text)} characters; the limit is {limits.max_text_chars}",
-        )
+    check_length(text, limits)
     created_at = parse_time(fields["created_at"], zone)
     check_time(created_at, limits, now)
     known = {*REQUIRED_FIELDS, "brand", "author_followers", "likes", "shares"}

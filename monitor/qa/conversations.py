@@ -27,6 +27,7 @@ from monitor.detect.records import (
     MAX_ID_CHARS,
     MAX_PLATFORM_CHARS,
     RecordError,
+    check_length,
     check_time,
     parse_json,
     parse_time,
@@ -144,11 +145,7 @@ def _turn(number: int, raw: Any, limits: LimitSettings, zone: ZoneInfo, now: dat
     text = raw["text"]
     if not isinstance(text, str):
         raise RecordError("bad_field", f"{where}: text must be a string")
-    if len(text) > limits.max_text_chars:
-        raise RecordError(
-            "text_too_long",
-            f"{where} has {len(text)} characters; the limit is {limits.max_text_chars}",
-        )
+    check_length(text, limits, where)
     time = parse_time(raw["time"], zone)
     check_time(time, limits, now)
     extra = {key: value for key, value in raw.items() if key not in TURN_FIELDS}

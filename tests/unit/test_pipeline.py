@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from monitor.detect.counting import Counts
 from monitor.detect.enrich import Enricher
 from monitor.detect.records import DeadLetter, RecordError
-from monitor.detect.stages import CountStage, Writes, enrich_batch, read_scored
+from monitor.detect.stages import Replay, Writes, enrich_batch, read_scored
 from monitor.settings import Settings
 from tests.hostile import comment, hostile
 
@@ -27,35 +26,17 @@ def record(n: int, brand: str = "云朵咖啡", negative: bool = True, minute: i
     }  # fmt: skip
 
 
-class Stage:
-    """A CountStage whose tables are plain dicts, with the writes applied as Faust would."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.hourly: dict[str, Any] = {}
-        self.incidents: dict[str, Any] = {}
-        self.stage = CountStage(settings, Counts(), self.hourly, self.incidents, lambda: NOW)
-
-    def feed(self, records: list[dict[str, Any]]) -> Writes:
-        writes = self.stage.process(records)
-        for table, changes in ((self.hourly, writes.hourly), (self.incidents, writes.incidents)):
-            for key, value in changes.items():
-                if value is None:
-                    table.pop(key, None)
-                else:
-                    table[key] = value
-        return writes
-
-
 @pytest.fixture
-def stage(settings: Settings) -> Stage:
-    return Stage(settings)
+def stage(settings: Settings) -> Replay:
+    """The count stage over plain dicts, with the writes applied as Faust would."""
+    return Replay(settings, lambda: NOW)
 
 
 def opened(writes: Writes, cause: str = "negative_volume") -> list[dict[str, Any]]:
     return [e for e in writes.events if e["event"] == "opened" and e["incident"]["cause"] == cause]
 
 
-def test_exactly_the_threshold_opens_nothing_and_one_more_opens_one(stage: Stage) -> None:
+def test_exactly_the_threshold_opens_nothing_and_one_more_opens_one(stage: Replay) -> None:
     assert opened(stage.feed([record(n, minute=n) for n in range(10)])) == []
     (event,) = opened(stage.feed([record(10, minute=10)]))
     assert event["incident"]["brand"] == "云朵咖啡"
@@ -63,7 +44,7 @@ def test_exactly_the_threshold_opens_nothing_and_one_more_opens_one(stage: Stage
     assert event["incident"]["facts"]["negatives"] == 11
 
 
-def test_a_storm_grows_one_incident_and_raises_its_level(stage: Stage) -> None:
+def test_a_storm_grows_one_incident_and_raises_its_level(stage: Replay) -> None:
     stage.feed([record(n, minute=n % 30) for n in range(11)])
     events = []
     for start in range(11, 211, 20):
@@ -78,20 +59,20 @@ def test_a_storm_grows_one_incident_and_raises_its_level(stage: Stage) -> None:
     assert {key.split("|")[1] for key in stage.incidents} >= {"negative_volume"}
 
 
-def test_the_same_comment_is_counted_once(stage: Stage) -> None:
+def test_the_same_comment_is_counted_once(stage: Replay) -> None:
     first = stage.feed([record(1), record(2)])
     again = stage.feed([record(1), record(2), record(3)])
     assert (first.counted, again.counted, again.duplicates) == (2, 1, 2)
     assert stage.stage.counts.mentions_by_brand()["云朵咖啡"] == 3
 
 
-def test_late_records_within_lateness_count_later_ones_do_not(stage: Stage) -> None:
+def test_late_records_within_lateness_count_later_ones_do_not(stage: Replay) -> None:
     stage.feed([record(1, minute=500)])
     writes = stage.feed([record(2, minute=500 - 60), record(3, minute=500 - 200)])
     assert (writes.counted, writes.late) == (1, 1)
 
 
-def test_old_minutes_are_dropped_with_their_storage(stage: Stage) -> None:
+def test_old_minutes_are_dropped_with_their_storage(stage: Replay) -> None:
     stage.feed([record(1, minute=0)])
     writes = stage.feed([record(2, minute=500)])
     assert writes.mentions["云朵咖啡|weibo:1"] is None
@@ -99,18 +80,18 @@ def test_old_minutes_are_dropped_with_their_storage(stage: Stage) -> None:
 
 
 def test_brands_have_their_own_thresholds(settings: Settings) -> None:
-    stage = Stage(settings)  # 极光咖啡's threshold is 15 in the default config
+    stage = Replay(settings, lambda: NOW)  # 极光咖啡's threshold is 15 in the default config
     assert opened(stage.feed([record(n, brand="极光咖啡", minute=n) for n in range(15)])) == []
     assert opened(stage.feed([record(15, brand="极光咖啡", minute=15)]))
 
 
-def test_a_keyword_surge_opens_its_own_incident(stage: Stage) -> None:
+def test_a_keyword_surge_opens_its_own_incident(stage: Replay) -> None:
     writes = stage.feed([record(n, minute=n) for n in range(10)])
     (event,) = opened(writes, "keyword:物流慢")
     assert event["incident"]["reasons"][0]["keyword"] == "物流慢"
 
 
-def test_an_incident_clears_after_a_quiet_hour(stage: Stage) -> None:
+def test_an_incident_clears_after_a_quiet_hour(stage: Replay) -> None:
     stage.feed([record(n, minute=n) for n in range(12)])
     writes = stage.feed([record(100, negative=False, minute=200)])
     cleared = [e for e in writes.events if e["event"] == "cleared"]
@@ -182,7 +163,7 @@ def test_a_dead_letter_too_large_for_the_broker_is_cut_and_says_where_it_came_fr
 
 
 def test_a_brand_the_config_does_not_list_is_counted_as_other_and_never_pages(
-    settings: Settings, stage: Stage
+    settings: Settings, stage: Replay
 ) -> None:
     enricher = Enricher(settings)
     stranger = [raw(id=str(n), brand="随便一个牌子", text="太差了，避雷") for n in range(30)]
