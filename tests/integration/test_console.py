@@ -264,12 +264,7 @@ def test_the_compliance_page_marks_the_terms_in_place(
     make_pipeline: MakePipeline, browser: Browser, shots: Path
 ) -> None:
     _, worker = console_pipeline(make_pipeline)
-    root = f"http://127.0.0.1:{worker.web_port}/console"
-    page = browser.new_context().new_page()
-    page.goto(f"{root}/sign-in?next=/console/compliance")
-    page.fill("input[name=token]", TOKEN)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{root}/compliance")
+    page = signed_in(browser, worker, "compliance")
     page.fill("textarea[name=text]", "全网销量第 一的國家級好茶，第一次来就爱上")
     page.get_by_role("button", name="检查").click()
     marks = page.locator(".copy mark").all_inner_texts()
