@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -58,8 +59,10 @@ def look(page: Page, shots: Path, name: str) -> None:
 PERSONAL_TOKEN = "chen-jing-token-77a1"
 
 
-def console_pipeline(make_pipeline: MakePipeline) -> tuple[Pipeline, Worker]:
-    alerts = {"playbook": str(DEFAULT_PLAYBOOK), "tick_seconds": 0.5,
+def console_pipeline(
+    make_pipeline: MakePipeline, playbook: Path = DEFAULT_PLAYBOOK
+) -> tuple[Pipeline, Worker]:
+    alerts = {"playbook": str(playbook), "tick_seconds": 0.5,
               "sinks": [{"name": "console", "kind": "console"}],
               "console_people": [{"name": "陈静", "token_env": "CHEN_TOKEN"}]}  # fmt: skip
     pipeline = make_pipeline(1, alerts=alerts, env={**ENV, "CHEN_TOKEN": PERSONAL_TOKEN})
@@ -81,9 +84,12 @@ def paged_link(worker: Worker) -> str:
 
 
 def test_the_link_in_the_alert_opens_the_incident_and_one_tap_acknowledges_it(
-    make_pipeline: MakePipeline, browser: Browser, shots: Path
+    make_pipeline: MakePipeline, browser: Browser, shots: Path, tmp_path: Path
 ) -> None:
-    _, worker = console_pipeline(make_pipeline)
+    quick = tmp_path / "playbook.yaml"  # the next tier is paged after 1 minute, not 15
+    quick.write_text(DEFAULT_PLAYBOOK.read_text(encoding="utf-8")
+                     .replace("ack_minutes: 15", "ack_minutes: 1"), encoding="utf-8")  # fmt: skip
+    _, worker = console_pipeline(make_pipeline, quick)
     link = paged_link(worker)
     page = browser.new_page()
     page.goto(link)
@@ -114,6 +120,15 @@ def test_the_link_in_the_alert_opens_the_incident_and_one_tap_acknowledges_it(
     page.get_by_role("link", name="English").click()
     assert "Acknowledged" in page.inner_text("main") or "acknowledged" in page.inner_text("main")
     look(page, shots, "incident-en")
+
+    def paged(case: dict[str, Any]) -> bool:
+        shown = call(worker, "GET", f"/incidents/{quote(case['id'], safe='')}")[1]
+        return any(d["kind"] == "page" for d in shown["deliveries"])
+
+    others = [c for c in call(worker, "GET", "/incidents")[1]["incidents"] if c["state"] == "open"]
+    assert others, "the keyword incidents, left open, are the control"
+    wait_for(lambda: paged(others[0]), "the next tier to be paged for an open incident", 150)
+    assert not paged(acknowledged)  # the acknowledged one escalates no further
 
 
 def test_a_dismissed_confirm_changes_nothing(make_pipeline: MakePipeline, browser: Browser) -> None:
