@@ -231,7 +231,7 @@ def build_app(
     async def watch_broker() -> None:
         """/health says when the broker is gone; when it is back, the topics it lost are
         created again (a broker restarted empty would otherwise leave the worker idle)."""
-        error = await probe.error()
+        error = await probe.answer()
         if error and stats.broker_failed(clock(), error):
             log.warning("the broker at %s does not answer: %s", broker, error)
         elif not error and stats.broker_answered():

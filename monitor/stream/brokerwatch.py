@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -39,6 +40,15 @@ class BrokerProbe:
             return f"{type(error).__name__}: {error}"[:300] or type(error).__name__
         return ""
 
+    async def answer(self) -> str:
+        """`error()`, bounded as a whole: a probe that hangs (closing a client whose broker
+        is gone can) must not stop the timer that asks, or /health would stay "ok"."""
+        try:
+            return await asyncio.wait_for(self.error(), 3 * PROBE_SECONDS)
+        except TimeoutError:
+            self._client = None  # the hung one is left to the garbage collector
+            return f"no answer within {3 * PROBE_SECONDS:.0f}s"
+
     async def ensure_topics(
         self, names: Sequence[str], partitions: int, compacted: Sequence[str] = ()
     ) -> list[str]:
@@ -63,7 +73,8 @@ class BrokerProbe:
     async def close(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
-            await client.close()
+            with suppress(Exception):
+                await asyncio.wait_for(client.close(), PROBE_SECONDS)
 
 
 def raise_refusals(topic_errors: Sequence[tuple[Any, ...]]) -> None:
