@@ -214,8 +214,12 @@ def build_app(
         topic = scored.get_topic_name()
         mine = {tp.partition for tp in sender.assignor.assigned_actives() if tp.topic == topic}
         tables = [mentions, hourly, incidents, casework.cases, casework.deliveries]
-        applied = await recover_tail(bootstrap_servers(broker), tables, mine)
-        log.info("recovery completed with %d newest changelog records", applied)
+        try:
+            applied = await recover_tail(bootstrap_servers(broker), tables, mine)
+            log.info("recovery completed with %d newest changelog records", applied)
+        except Exception as error:  # the broker went away meanwhile: a worker stopped here
+            log.warning("the newest changelog records were not re-read (%s: %s); the tables "
+                        "are as Faust recovered them", type(error).__name__, error)  # fmt: skip
         counts.clear()
         for key, value in list(mentions.data.items()):
             if brand_partition(brand_of_key(key), partitions) in mine:

@@ -125,9 +125,9 @@ async def recover_tail(
     if not tps:
         return 0
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     applied = 0
     try:
+        await consumer.start()
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         for tp in tps:
