@@ -89,11 +89,11 @@ def parse_comment(
     known = {*REQUIRED_FIELDS, "brand", "author_followers", "likes", "shares"}
     brand = fields.get("brand")
     return Comment(
-        id=_short_text(fields, "id", MAX_ID_CHARS),
-        platform=_short_text(fields, "platform", MAX_PLATFORM_CHARS).strip().lower(),
+        id=short_text(fields, "id", MAX_ID_CHARS),
+        platform=short_text(fields, "platform", MAX_PLATFORM_CHARS).strip().lower(),
         text=text,
         created_at=created_at,
-        brand=_short_text(fields, "brand", MAX_ID_CHARS) if brand else None,
+        brand=short_text(fields, "brand", MAX_ID_CHARS) if brand else None,
         author_followers=_count(fields, "author_followers"),
         likes=_count(fields, "likes"),
         shares=_count(fields, "shares"),
@@ -138,7 +138,7 @@ def parse_json(raw: bytes | None, max_bytes: int, what: str = "a comment") -> di
     return document
 
 
-def _short_text(fields: Mapping[str, Any], name: str, limit: int) -> str:
+def short_text(fields: Mapping[str, Any], name: str, limit: int) -> str:
     value = fields[name]
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise RecordError("bad_field", f"{name} must be a string or a whole number")

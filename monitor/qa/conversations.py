@@ -31,6 +31,7 @@ from monitor.detect.records import (
     check_time,
     parse_json,
     parse_time,
+    short_text,
 )
 from monitor.settings import LimitSettings
 
@@ -153,12 +154,8 @@ def _turn(number: int, raw: Any, limits: LimitSettings, zone: ZoneInfo, now: dat
 
 
 def _short_text(fields: Mapping[str, Any], name: str, limit: int) -> str:
-    value = fields[name]
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise RecordError("bad_field", f"{name} must be a string or a whole number")
-    text = str(value)
-    if len(text) > limit:
-        raise RecordError("bad_field", f"{name} has {len(text)} characters; the limit is {limit}")
+    """A comment's short-text check (`records.short_text`), and never blank."""
+    text = short_text(fields, name, limit)
     if not text.strip():
         raise RecordError("missing_field", f"{name} is blank")
     return text
