@@ -26,23 +26,25 @@ from pathlib import Path
 
 from monitor.detect.enrich import build_scorer
 from monitor.settings import load_settings
-from monitor.text.normalise import MENTION_TOKEN, URL_TOKEN
 from monitor.text.segment import make_segmenter
 from monitor.text.sentiment import (
     BayesModel,
+    FeatureSpec,
     Label,
     Rules,
     Scorer,
     Sentiment,
+    Thresholds,
     load_model,
     load_rules,
 )
 from monitor.text.training import (
     Example,
+    clean_text,
     expected_calibration_error,
-    ngram_features,
     split_examples,
     train,
+    without_codes,
 )
 
 Method = Callable[[str], float]
@@ -144,10 +146,10 @@ def evaluate(method: Method, sample: list[tuple[str, bool]]) -> dict[str, float]
 
 UNTRAINED = BayesModel(prior=0.0, unseen=0.0, weights={}, stopwords=frozenset(), source="none")
 LABELS = {"positive": Label.POSITIVE, "negative": Label.NEGATIVE, "neutral": Label.NEUTRAL}
-VARIANTS = ("words", "ngrams", "strip-codes", "equal-sources")
+VARIANTS = ("keep-codes", "equal-sources", "no-chars")
 CODE_SOURCES = ("weibo_senti_100k_partial",)  # labels follow the codes
-_CODE_RE = re.compile(r"\[[^\[\]\s]{1,10}\]")
 _SPLIT_RE = re.compile(r"_(train|dev|test)$")
+NAIVE = "snownlp naive"
 
 
 def family(source: str) -> str:
@@ -164,7 +166,7 @@ def loso_pools(
     training: dict[str, list[tuple[str, str]]] = {}
     measured: dict[str, list[tuple[str, str]]] = {}
     for path, found in rows.items():
-        shuffled = [(text, label) for text, label, _ in found]
+        shuffled = [(clean_text(text), label) for text, label, _ in found]
         random.Random(f"{seed}:{path.stem}").shuffle(shuffled)
         cut = round(len(shuffled) * fraction) if path.parent.name == "train" else 0
         if cut:
@@ -173,43 +175,39 @@ def loso_pools(
     return training, measured
 
 
-def is_code(token: str) -> bool:
-    return token not in (URL_TOKEN, MENTION_TOKEN) and _CODE_RE.fullmatch(token) is not None
-
-
-def featurise(tokens: Sequence[str], variant: set[str]) -> tuple[str, ...]:
-    return ngram_features(tokens) if "ngrams" in variant else tuple(tokens)
-
-
 def loso_examples(
     rows: dict[str, list[tuple[str, str]]],
     tokens: dict[str, list[str]],
-    variant: set[str],
-    for_training: bool,
+    strip: bool,
 ) -> dict[str, list[Example]]:
+    """Examples per source; with `strip`, the code-labelled sources lose their codes (as
+    scripts/train_default_model.sh trains)."""
     found: dict[str, list[Example]] = {}
     for source, items in rows.items():
-        strip = for_training and "strip-codes" in variant and source in CODE_SOURCES
         examples = found.setdefault(source, [])
         for text, label in items:
-            words = [t for t in tokens[text] if not is_code(t)] if strip else tokens[text]
-            if words:
-                examples.append(Example(featurise(words, variant), LABELS[label], source))
+            words = tokens[text]
+            kept = without_codes(words) if strip and source in CODE_SOURCES else tuple(words)
+            if kept:
+                examples.append(Example(kept, LABELS[label], source))
     return found
 
 
-def loso_measure(scorer: Scorer, examples: list[Example], seed: int) -> dict[str, float]:
-    """Natural mix and balanced: balanced accuracy (positive vs negative items, positive at
-    P >= 0.5), negative precision and recall (the scorer's own label; a neutral item called
-    negative is a false alarm), and the share of neutral items called negative."""
-    scored = [(example.label, scorer.score_tokens(example.tokens)) for example in examples]
+def loso_measure(
+    score: Callable[[Sequence[str]], Sentiment],
+    examples: list[Example],
+    seed: int,
+    speed: float,
+) -> dict[str, float]:
+    """Natural mix and balanced: see the comment above."""
+    scored = [(example.label, score(example.tokens)) for example in examples]
     by_label: dict[Label, list[int]] = {}
     for index, (label, _) in enumerate(scored):
         by_label.setdefault(label, []).append(index)
     rng = random.Random(seed)
     least = min(len(indices) for indices in by_label.values())
     balanced = [i for indices in by_label.values() for i in rng.sample(indices, least)]
-    result = {}
+    result = {"texts_per_s": speed}
     for prefix, picked in (("", range(len(scored))), ("bal_", balanced)):
         items = [scored[i] for i in picked]
         result |= {f"{prefix}{name}": value for name, value in _loso_metrics(items).items()}
@@ -226,25 +224,30 @@ def _loso_metrics(items: list[tuple[Label, Sentiment]]) -> dict[str, float]:
         right[label] += (sentiment.positive >= 0.5) == (label is Label.POSITIVE)
     calls = sum(called_negative.values())
     polar = (Label.POSITIVE, Label.NEGATIVE)
+    neg_p = _share(called_negative[Label.NEGATIVE], calls)
+    neg_r = _share(called_negative[Label.NEGATIVE], counts[Label.NEGATIVE])
+    truth = [label is Label.NEGATIVE for label, _ in items]
     return {
         "n": len(items),
-        "negative_auc": _negative_auc(items),
         "balanced_accuracy": sum(_share(right[lb], counts[lb]) for lb in polar) / 2,
-        "neg_precision": _share(called_negative[Label.NEGATIVE], calls),
-        "neg_recall": _share(called_negative[Label.NEGATIVE], counts[Label.NEGATIVE]),
+        "macro_f1": _macro_f1(items),
+        "neg_precision": neg_p,
+        "neg_recall": neg_r,
         "neutral_as_negative": _share(called_negative[Label.NEUTRAL], counts[Label.NEUTRAL]),
+        "ece": expected_calibration_error([s.negative for _, s in items], truth),
     }
 
 
-def _negative_auc(items: list[tuple[Label, Sentiment]]) -> float:
-    """ROC AUC of negative against everything else (neutral included) by P(positive): how
-    well the model ranks, whatever threshold `train` picked."""
-    from sklearn.metrics import roc_auc_score
-
-    truth = [label is Label.NEGATIVE for label, _ in items]
-    if all(truth) or not any(truth):
-        return math.nan
-    return float(roc_auc_score(truth, [-sentiment.positive for _, sentiment in items]))
+def _macro_f1(items: list[tuple[Label, Sentiment]]) -> float:
+    """Macro-F1 over the labels the set has (neutral too, where it has neutral items)."""
+    present = {label for label, _ in items}
+    scores = []
+    for cls in present:
+        tp = sum(label is cls and s.label is cls for label, s in items)
+        fp = sum(label is not cls and s.label is cls for label, s in items)
+        fn = sum(label is cls and s.label is not cls for label, s in items)
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(scores) / len(scores)
 
 
 def _share(part: int, whole: int) -> float:
@@ -268,54 +271,106 @@ class LosoModels:
                 if family(source) not in left_out
                 for example in found
             ]
-            equal = "equal-sources" in self.variant
-            result = train(examples, [], self.base, seed=self.seed, balance_sources=equal)
-            thresholds = replace(self.base.thresholds, negative_below=result.negative_below)
+            spec = FeatureSpec(char_ngrams=(0, 0)) if "no-chars" in self.variant else FeatureSpec()
+            result = train(
+                examples, [], self.base, seed=self.seed, spec=spec,
+                balance_sources="equal-sources" in self.variant,
+            )  # fmt: skip
+            thresholds = replace(
+                self.base.thresholds, negative_confidence=result.negative_confidence
+            )
             self._models[left_out] = Scorer(
                 self.base.segmenter, result.model, self.base.rules, thresholds
             )
         return self._models[left_out]
 
 
-LOSO_COLUMNS = (
-    "n", "negative_auc", "balanced_accuracy", "neg_precision", "neg_recall", "neutral_as_negative"
-)  # fmt: skip
-LOSO_HEADS = ("n", "negAUC", "balAcc", "negP", "negR", "neu→neg")
+LOSO_COLUMNS = ("n", "balanced_accuracy", "macro_f1", "neg_precision", "neg_recall",
+                "neutral_as_negative", "ece")  # fmt: skip
+LOSO_HEADS = ("n", "balAcc", "mF1", "negP", "negR", "neu→neg", "ECE")
 KINDS = ("in-domain", "left-out")
+SPEED_TEXTS = 300
+
+
+def _speed(score_text: Callable[[str], Sentiment], texts: list[str]) -> float:
+    """Texts per second from raw text (segmentation included), on a few hundred texts."""
+    picked = texts[:SPEED_TEXTS]
+    started = time.perf_counter()
+    for text in picked:
+        score_text(text)
+    return len(picked) / (time.perf_counter() - started)
+
+
+def _naive(text: str) -> Sentiment:
+    from snownlp import SnowNLP
+
+    positive = float(SnowNLP(text).sentiments)
+    label = Label.POSITIVE if positive >= 0.5 else Label.NEGATIVE
+    return Sentiment(positive, label, ())
+
+
+def fixed_rows(
+    args: argparse.Namespace,
+    measured: dict[str, list[Example]],
+    texts: dict[str, list[str]],
+    base: Scorer,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Naive snownlp and each `--baseline` model (as configured today), on the same rows;
+    naive snownlp on the first `--naive-sample` rows of each set (it is slow)."""
+    rows: dict[str, dict[str, dict[str, float]]] = {}
+    for source, examples in sorted(measured.items()):
+        subset = examples[: args.naive_sample]
+        naive = loso_measure(
+            lambda tokens: _naive("".join(tokens)), subset, args.seed, _speed(_naive, texts[source])
+        )
+        rows.setdefault(source, {})[NAIVE] = naive | {"threshold": 0.5}
+        for path in args.baseline or []:
+            scorer = Scorer(base.segmenter, load_model(str(path)), base.rules, OLD_THRESHOLDS)
+            speed = _speed(scorer.score, texts[source])
+            measured_here = loso_measure(scorer.score_tokens, examples, args.seed, speed)
+            rows[source][f"old {path.name}"[:10]] = measured_here | {
+                "threshold": OLD_THRESHOLDS.negative_below
+            }
+    return rows
+
+
+OLD_THRESHOLDS = Thresholds(negative_below=0.28, positive_above=0.6)
 
 
 def loso(args: argparse.Namespace, files: list[Path]) -> None:
     started = time.perf_counter()
     base = build_scorer(load_settings(), UNTRAINED)
     training_rows, measured_rows = loso_pools(files, args.sample, args.seed)
-    texts = {
+    all_texts = {
         text for rows in (training_rows, measured_rows) for r in rows.values() for text, _ in r
     }
-    tokens = {text: base.tokens(text) for text in texts}
+    tokens = {text: base.tokens(text) for text in all_texts}
+    raw = {source: [text for text, _ in rows] for source, rows in measured_rows.items()}
     sizes = ", ".join(f"{source} {len(rows)}" for source, rows in sorted(training_rows.items()))
     print(f"training rows per source: {sizes}")
-    print(f"measured: up to {args.sample} other rows per source")
-    chosen = [set(name.split("+")) - {"words"} for name in args.variant or []]
-    variants = [set(), *(variant for variant in chosen if variant)]
+    print(f"measured: up to {args.sample} other rows per source ({NAIVE}: {args.naive_sample})")
+    measured = loso_examples(measured_rows, tokens, strip=False)
+    fixed = fixed_rows(args, measured, raw, base)
+    chosen = [set(name.split("+")) for name in args.variant or []]
     summaries: dict[str, dict[str, dict[str, float]]] = {}
-    for variant in variants:
-        name = "+".join(sorted(variant)) or "words"
+    for variant in [set(), *chosen]:
+        name = "+".join(sorted(variant)) or "new"
         models = LosoModels(
             base,
-            loso_examples(training_rows, tokens, variant, for_training=True),
+            loso_examples(training_rows, tokens, strip="keep-codes" not in variant),
             variant,
             args.seed,
         )
-        rows: dict[str, dict[str, dict[str, float]]] = {}
-        measured = loso_examples(measured_rows, tokens, variant, for_training=False)
+        rows: dict[str, dict[str, dict[str, float]]] = {s: dict(k) for s, k in fixed.items()}
         for source, examples in sorted(measured.items()):
             for kind, left_out in zip(
                 KINDS, (frozenset(), frozenset({family(source)})), strict=True
             ):
                 scorer = models.without(left_out)
-                rows.setdefault(source, {})[kind] = loso_measure(scorer, examples, args.seed) | {
-                    "negative_below": scorer.thresholds.negative_below
-                }
+                speed = _speed(scorer.score, raw[source])
+                rows[source][kind] = loso_measure(
+                    scorer.score_tokens, examples, args.seed, speed
+                ) | {"threshold": scorer.thresholds.negative_confidence}
         summaries[name] = print_loso_table(name, rows)
         print(f"  ({time.perf_counter() - started:.0f} s so far)")
     if len(summaries) > 1:
@@ -335,50 +390,63 @@ def _cells(values: dict[str, float], prefix: str) -> str:
 
 def _line(label: str, kind: str, values: dict[str, float]) -> str:
     return (
-        f"{label[:26]:26} {kind:10} {values['negative_below']:5.3f} | "
+        f"{label[:26]:26} {kind:13} {values['threshold']:5.3f} "
+        f"{values.get('texts_per_s', math.nan):7.0f} | "
         f"{'':13}{_cells(values, '')} | {'':10}{_cells(values, 'bal_')}"
     )
+
+
+SOCIAL = ("smp2020_usual_dev", "smp2020_usual_train", "weibo2018", "weibo_senti_100k_partial")
 
 
 def print_loso_table(
     name: str, rows: dict[str, dict[str, dict[str, float]]]
 ) -> dict[str, dict[str, float]]:
-    """The table of one variant; returns the mean of each column per kind of model."""
+    """The table of one variant; returns the mean of each column per kind of model, over
+    all sets and (`social …`) over the social-media sets."""
     heads = " ".join(f"{head:>5}" if head == "n" else f"{head:>7}" for head in LOSO_HEADS)
     print(f"\nvariant: {name}")
-    print(f"{'measured on':26} {'model':10} {'thr':>5} | natural mix: {heads} | balanced: {heads}")
+    print(
+        f"{'measured on':26} {'model':13} {'thr':>5} {'texts/s':>7} | natural mix: {heads} "
+        f"| balanced: {heads}"
+    )
     columns: dict[str, dict[str, list[float]]] = {}
     for source, kinds in rows.items():
-        for kind, values in kinds.items():
-            print(_line(source if kind == KINDS[0] else "", kind, values))
-            for key, value in values.items():
-                if not math.isnan(value):
-                    columns.setdefault(kind, {}).setdefault(key, []).append(value)
+        for index, (kind, values) in enumerate(kinds.items()):
+            print(_line(source if index == 0 else "", kind, values))
+            groups = [kind, f"social {kind}"] if source in SOCIAL else [kind]
+            for group in groups:
+                for key, value in values.items():
+                    if not math.isnan(value):
+                        columns.setdefault(group, {}).setdefault(key, []).append(value)
     means = {
         kind: {key: sum(found) / len(found) for key, found in found_by_key.items()}
         for kind, found_by_key in columns.items()
     }
-    for kind, values in means.items():
-        print(_line("mean" if kind == KINDS[0] else "", kind, values))
+    for kind, values in sorted(means.items(), key=lambda item: item[0].startswith("social")):
+        print(_line("mean", kind, values))
+    social_left_out = [
+        kinds[KINDS[1]]["bal_balanced_accuracy"] for s, kinds in rows.items() if s in SOCIAL
+    ]
+    print(f"  left-out social sets, balanced accuracy: min {min(social_left_out):.3f}")
     return means
 
 
 def print_loso_summary(summaries: dict[str, dict[str, dict[str, float]]]) -> None:
-    """Means over the measured sets, each variant against plain words."""
-    keys = ("negative_auc", "balanced_accuracy", "neg_precision", "bal_neg_precision",
-            "neg_recall", "bal_neg_recall", "neutral_as_negative")  # fmt: skip
-    heads = ("negAUC", "balAcc", "negP", "negP bal", "negR", "negR bal", "neu→neg")
-    print("\nmeans over the measured sets (Δ against words):")
-    print(f"{'variant':33} {'model':10} " + " ".join(f"{head:>15}" for head in heads))
-    baseline = summaries["words"]
+    """Means over the measured sets, each variant against the default training."""
+    keys = ("balanced_accuracy", "neg_precision", "neg_recall", "neutral_as_negative", "ece")
+    print("\nmeans over the measured sets (Δ against new):")
+    print(f"{'variant':33} {'model':20} " + " ".join(f"{key[:15]:>15}" for key in keys))
+    baseline = summaries["new"]
     for name, summary in summaries.items():
-        for kind, values in summary.items():
+        for kind in (*KINDS, *(f"social {kind}" for kind in KINDS)):
+            values = summary.get(kind, {})
             cells = [
-                f"{values[key]:.3f}"
-                + ("" if name == "words" else f" ({values[key] - baseline[kind][key]:+.3f})")
+                f"{values.get(key, math.nan):.3f}"
+                + ("" if name == "new" else f" ({values[key] - baseline[kind][key]:+.3f})")
                 for key in keys
             ]
-            print(f"{name:33} {kind:10} " + " ".join(f"{cell:>15}" for cell in cells))
+            print(f"{name:33} {kind:20} " + " ".join(f"{cell:>15}" for cell in cells))
 
 
 def main() -> None:
@@ -397,6 +465,16 @@ def main() -> None:
         "--variant",
         action="append",
         help=f"with --loso, also train this way ({', '.join(VARIANTS)}; join with +)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        action="append",
+        help="with --loso, also measure this model file as configured before version 2 "
+        "(negative below P(positive) 0.28), e.g. the previous packaged model",
+    )
+    parser.add_argument(
+        "--naive-sample", type=int, default=400, help="with --loso, rows per set for snownlp"
     )
     args = parser.parse_args()
     files = sorted(args.data.rglob("*.csv"), key=lambda path: (path.parent.name, path.name))

@@ -17,6 +17,7 @@ from monitor.text.segment import make_segmenter
 from monitor.text.sentiment import (
     BayesModel,
     Label,
+    LinearModel,
     Scorer,
     Sentiment,
     Thresholds,
@@ -36,6 +37,8 @@ class Scored:
 
     @property
     def negative(self) -> bool:
+        """Counted as negative: the label, which a three-class model only gives when
+        P(negative) reaches the configured `negative_confidence`."""
         return self.sentiment.label is Label.NEGATIVE
 
     def keywords(self, excluded: frozenset[str]) -> tuple[str, ...]:
@@ -67,14 +70,16 @@ class Scored:
         }
 
 
-def build_scorer(settings: Settings, model: BayesModel | None = None) -> Scorer:
+def build_scorer(settings: Settings, model: BayesModel | LinearModel | None = None) -> Scorer:
     """The configured scorer; `model` replaces the configured one (training starts from none)."""
     config = settings.sentiment
     return Scorer(
         segmenter=make_segmenter(config.segmenter, settings.brand_words()),
         model=model or load_model(config.model),
         rules=load_rules(),
-        thresholds=Thresholds(config.negative_below, config.positive_above),
+        thresholds=Thresholds(
+            config.negative_below, config.positive_above, config.negative_confidence
+        ),
     )
 
 

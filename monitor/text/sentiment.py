@@ -1,9 +1,12 @@
-"""Sentiment: a Naive Bayes model read as per-token log-odds, with lexicon rules on top.
+"""Sentiment: a sum of per-feature weights, one dictionary lookup per feature.
 
-`SnowNLP(text).sentiments` re-segments every text with its own slow model. The same Bayes
-answer is a sum of per-token log-likelihood ratios, so we precompute those once and score
-jieba tokens with one dictionary lookup each. Rules from `lexicons/sentiment_rules.yaml`
-then handle what a bag of words cannot: negation, degree, contrast, slang and emoji codes.
+Two kinds of model share that shape. `BayesModel` reads snownlp's Naive Bayes as per-token
+log-odds (positive vs negative), with the rules of `lexicons/sentiment_rules.yaml` on top.
+`LinearModel`, what `guanchao train` writes, is a three-class logistic regression
+(negative, neutral, positive) whose features already contain the rules: a negated word is
+its own feature (`¬好`), lexicon words add to `LEX+`/`LEX-`, a contrast word scales the
+clauses around it, and questions are marked. Training and scoring go through the same
+`Featurizer`, so the rules cannot disagree with the weights they were trained with.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import importlib.util
 import json
 import marshal
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
+from functools import lru_cache
+from itertools import pairwise, repeat
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +32,8 @@ from monitor.text.normalise import normalize
 from monitor.text.segment import Segmenter
 
 MODEL_FORMAT = "guanchao-sentiment"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
+BAYES_MODEL_VERSION = 1
 PACKAGED_MODELS = {"social": Path(__file__).parents[1] / "models" / "social.json.gz"}
 SNOWNLP_MODEL = "snownlp"
 
@@ -91,7 +97,7 @@ def bayes_from_counts(
     )
 
 
-def load_model(spec: str) -> BayesModel:
+def load_model(spec: str) -> BayesModel | LinearModel:
     """`snownlp` for snownlp's shipped model, `social` for the one packaged with Guanchao,
     or the path of a model file we wrote."""
     if spec == SNOWNLP_MODEL:
@@ -107,10 +113,22 @@ def load_model(spec: str) -> BayesModel:
     return _model_from_document(document, path)
 
 
-def save_model(model: BayesModel, path: Path, metadata: Mapping[str, Any] | None = None) -> None:
-    document = {
+def save_model(
+    model: BayesModel | LinearModel, path: Path, metadata: Mapping[str, Any] | None = None
+) -> None:
+    if isinstance(model, LinearModel):
+        document = _linear_document(model, metadata)
+    else:
+        document = _bayes_document(model, metadata)
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as stream:
+        json.dump(document, stream, ensure_ascii=False, separators=(",", ":"))
+
+
+def _bayes_document(model: BayesModel, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {
         "format": MODEL_FORMAT,
-        "version": MODEL_VERSION,
+        "version": BAYES_MODEL_VERSION,
+        "kind": "bayes",
         "metadata": dict(metadata or {}),
         "prior": model.prior,
         "unseen": model.unseen,
@@ -119,18 +137,56 @@ def save_model(model: BayesModel, path: Path, metadata: Mapping[str, Any] | None
         "stopwords": sorted(model.stopwords),
         "weights": dict(sorted(model.weights.items())),
     }
-    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as stream:
-        json.dump(document, stream, ensure_ascii=False, separators=(",", ":"))
 
 
-def _model_from_document(document: Any, path: Path) -> BayesModel:
+def _linear_document(model: LinearModel, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    spec = model.spec
+    return {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "kind": "linear",
+        "metadata": dict(metadata or {}),
+        "classes": 3 if model.neutral else 2,
+        "bias": [model.bias.real, model.bias.imag],
+        "temperature": model.temperature,
+        "features": {"word_ngrams": spec.word_ngrams, "char_ngrams": list(spec.char_ngrams)},
+        "weights": {name: list(pair) for name, pair in sorted(model.named_weights().items())},
+    }
+
+
+def _model_from_document(document: Any, path: Path) -> BayesModel | LinearModel:
     if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
         raise ModelError(f"model file {path} is not a {MODEL_FORMAT} model")
-    if document.get("version") != MODEL_VERSION:
-        raise ModelError(
-            f"model file {path} has version {document.get('version')!r}; "
-            f"this Guanchao reads version {MODEL_VERSION}"
+    version = document.get("version")
+    if version == MODEL_VERSION and document.get("kind") == "linear":
+        return _linear_from_document(document, path)
+    if version == BAYES_MODEL_VERSION and "prior" in document:
+        return _bayes_from_document(document, path)
+    raise ModelError(
+        f"model file {path} has version {version!r}; this Guanchao reads version "
+        f"{MODEL_VERSION} (three-class models from `guanchao train`) and version "
+        f"{BAYES_MODEL_VERSION} Bayes models; retrain it with `guanchao train`"
+    )
+
+
+def _linear_from_document(document: dict[str, Any], path: Path) -> LinearModel:
+    try:
+        features = document["features"]
+        low, high = (int(n) for n in features["char_ngrams"])
+        weights = {str(k): (float(v[0]), float(v[1])) for k, v in document["weights"].items()}
+        return LinearModel.from_named(
+            bias=(float(document["bias"][0]), float(document["bias"][1])),
+            weights=weights,
+            neutral=int(document["classes"]) == 3,
+            spec=FeatureSpec(int(features["word_ngrams"]), (low, high)),
+            temperature=float(document.get("temperature", 1.0)),
+            source=str(path),
         )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise ModelError(f"model file {path} is damaged: {error!r}") from None
+
+
+def _bayes_from_document(document: dict[str, Any], path: Path) -> BayesModel:
     try:
         weights = {str(k): float(v) for k, v in document["weights"].items()}
         return BayesModel(
@@ -215,12 +271,386 @@ def load_rules(path: Path = LEXICONS / "sentiment_rules.yaml") -> Rules:
 
 
 @dataclass(frozen=True)
+class FeatureSpec:
+    """Which n-grams a linear model reads besides its rule-aware words."""
+
+    word_ngrams: int = 2
+    char_ngrams: tuple[int, int] = (1, 3)
+
+
+WORD_BIGRAM = "w2:"
+CHAR_NGRAM = "c:"
+NEGATED = "¬"
+LEXICON_POSITIVE = "LEX+"
+LEXICON_NEGATIVE = "LEX-"
+QUESTION = "Q?"
+_QUESTION_ENDINGS = frozenset({"吗", "呢", "么", "嘛", "吗？", "？", "?"})
+_QUESTION_MARKS = frozenset({"？", "?"})
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Three-class logistic regression, read as two heads against neutral.
+
+    Each feature has (negative, positive) log-odds against neutral, held as one complex
+    number (real: negative, imaginary: positive) so that a text costs one lookup per
+    feature and one C-level sum. Neutral is the zero reference. `neutral` is False for a
+    model trained on positive and negative only: then P(positive) is the sigmoid of the
+    positive head minus the negative one. `temperature` divides the heads (calibration).
+    `words` holds words and rule features (str keys) and word bigrams (tuple keys),
+    `chars` character n-grams; the file stores one table with prefixed names (`w2:`, `c:`).
+    """
+
+    bias: complex
+    words: Mapping[str | tuple[str, str], complex]
+    chars: Mapping[str, complex]
+    neutral: bool
+    spec: FeatureSpec
+    source: str
+    temperature: float = 1.0
+
+    @classmethod
+    def from_named(
+        cls,
+        bias: tuple[float, float],
+        weights: Mapping[str, tuple[float, float]],
+        neutral: bool,
+        spec: FeatureSpec,
+        source: str,
+        temperature: float = 1.0,
+    ) -> LinearModel:
+        """From one table of prefixed feature names, as training and the file have them."""
+        words: dict[str | tuple[str, str], complex] = {}
+        chars: dict[str, complex] = {}
+        for name, (negative, positive) in weights.items():
+            pair = complex(negative, positive)
+            if name.startswith(WORD_BIGRAM):
+                first, _, second = name[len(WORD_BIGRAM) :].partition(" ")
+                words[(first, second)] = pair
+            elif name.startswith(CHAR_NGRAM):
+                chars[name[len(CHAR_NGRAM) :]] = pair
+            else:
+                words[name] = pair
+        return cls(complex(*bias), words, chars, neutral, spec, source, temperature)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Positive-vs-negative log-odds per feature name: what a person reads."""
+        return {name: pos - neg for name, (neg, pos) in self.named_weights().items()}
+
+    def named_weights(self) -> dict[str, tuple[float, float]]:
+        named = {
+            (key if isinstance(key, str) else f"{WORD_BIGRAM}{key[0]} {key[1]}"): pair
+            for key, pair in self.words.items()
+        }
+        named |= {CHAR_NGRAM + key: pair for key, pair in self.chars.items()}
+        return {name: (pair.real, pair.imag) for name, pair in named.items()}
+
+    def probabilities(self, negative: float, positive: float) -> tuple[float, float, float]:
+        """(P(negative), P(neutral), P(positive)) from the summed heads."""
+        scale = 1.0 / self.temperature
+        negative, positive = negative * scale, positive * scale
+        if not self.neutral:
+            p = _sigmoid(positive - negative)
+            return 1.0 - p, 0.0, p
+        top = max(negative, positive, 0.0)
+        e_neg, e_neu, e_pos = (
+            math.exp(negative - top), math.exp(-top), math.exp(positive - top)
+        )  # fmt: skip
+        total = e_neg + e_neu + e_pos
+        return e_neg / total, e_neu / total, e_pos / total
+
+
+WordFeature = tuple[str, float, str]  # (feature, value, the token it shows as evidence)
+Ranges = list[tuple[int, int, float]] | None  # [start, end) positions with one value
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """A text's features. `words`: rule-aware word features with their values. `bigrams`:
+    one per token after the first; `grams[k]`: character n-grams of length low + k, in
+    order. Values come from `token_ranges` (bigrams, by the token they end in) and
+    `char_ranges` (n-grams, by the character they end in); None means all 1."""
+
+    words: list[WordFeature]
+    bigrams: list[tuple[str, str]]
+    grams: list[list[str]]
+    low: int
+    token_ranges: Ranges
+    char_ranges: Ranges
+
+    def named(self) -> list[tuple[str, float]]:
+        """Every feature with its value, named as the model file names them (training)."""
+        found = [(name, value) for name, value, _ in self.words]
+        bigram_values = _expand(len(self.bigrams), self.token_ranges, 1)
+        found += (
+            (f"{WORD_BIGRAM}{a} {b}", value)
+            for (a, b), value in zip(self.bigrams, bigram_values, strict=True)
+        )
+        for k, grams in enumerate(self.grams):
+            values = _expand(len(grams), self.char_ranges, self.low + k - 1)
+            found += ((CHAR_NGRAM + gram, value) for gram, value in zip(grams, values, strict=True))
+        return found
+
+
+def _expand(count: int, ranges: Ranges, shift: int) -> list[float]:
+    """Per key, the value of the position it ends at (key index + shift)."""
+    values = [1.0] * count
+    for start, end, value in ranges or ():
+        for index in range(max(start - shift, 0), min(end - shift, count)):
+            values[index] = value
+    return values
+
+
+def _weighted_sum(
+    get: Callable[[Any, complex], complex], keys: Sequence[Any], ranges: Ranges, shift: int
+) -> complex:
+    """Sum of the keys' weights, each times the value of the position it ends at."""
+    if ranges is None:
+        return sum(map(get, keys, repeat(0j)), 0j)
+    total = 0j
+    for start, end, value in ranges:
+        piece = keys[max(start - shift, 0) : max(end - shift, 0)]
+        total += value * sum(map(get, piece, repeat(0j)), 0j)
+    return total
+
+
+def triples(tokens: Sequence[str]) -> Iterable[tuple[str, str, str]]:
+    return zip(tokens, tokens[1:], tokens[2:], strict=False)
+
+
+@lru_cache(maxsize=8192)
+def _slices(length: int, n: int) -> tuple[slice, ...]:
+    return tuple(slice(i, i + n) for i in range(length - n + 1))
+
+
+def _char_grams(text: str, n: int) -> list[str]:
+    if n == 1:
+        return list(text)
+    return list(map(text.__getitem__, _slices(len(text), n)))
+
+
+class _Memo(dict[Any, Any]):
+    """Weights summed per token, token pair or triple, computed on first use: most of a
+    stream is the same few thousand words, so most texts cost one lookup per token."""
+
+    def __init__(self, compute: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: Any) -> Any:
+        value = self._compute(key)
+        if len(self) < _ROLE_CACHE_SIZE:
+            self[key] = value
+        return value
+
+
+class Featurizer:
+    """Tokens to the features of a `LinearModel`, with the rules built in.
+
+    - a word within `negation_window` words after a negator (same clause, up to the next
+      lexicon word) becomes `¬word`; the negator stays a feature of its own;
+    - a lexicon word adds its polarity (flipped when negated, scaled by a degree adverb
+      before it) to `LEX+` or `LEX-`, so the lexicon is one learned feature and is never
+      counted on top of the word's own weight;
+    - a contrast word (但是) scales every feature before it by `contrast.before` and after
+      it by `contrast.after`: feature values, not presence, so training sees the same;
+    - `Q?` marks a question (？, or a clause ending in 吗/呢).
+    Word bigrams and character n-grams take the value of the token they end in.
+    """
+
+    def __init__(self, rules: Rules, spec: FeatureSpec) -> None:
+        self.rules, self.spec = rules, spec
+        self._roles = _Memo(self._role)
+
+    def role(self, token: str) -> tuple[_Role, float]:
+        return self._roles[token]  # type: ignore[no-any-return]
+
+    def roles(self, tokens: Sequence[str]) -> list[tuple[_Role, float]]:
+        return list(map(self._roles.__getitem__, tokens))
+
+    def _role(self, token: str) -> tuple[_Role, float]:
+        rules = self.rules
+        if token in rules.contrast_words and token not in rules.clause_breaks:
+            role = (_Role.CONTRAST, 0.0)
+        elif token in rules.negators:
+            role = (_Role.NEGATOR, 0.0)
+        elif token in rules.degree:
+            role = (_Role.DEGREE, rules.degree[token])
+        elif token in rules.clause_breaks:
+            role = (_Role.BREAK, 0.0)
+        else:
+            polarity = rules.polarity_of(token)
+            role = (_Role.WORD, 0.0) if polarity is None else (_Role.SENTIMENT, polarity)
+        return role
+
+    def featurise(self, tokens: Sequence[str]) -> Features:
+        roles = self.roles(tokens)
+        values = self._values(roles)
+        text = "".join(tokens)
+        low, high = self.spec.char_ngrams
+        low = max(low, 1)
+        token_ranges = char_ranges = None
+        if values is not None:
+            token_ranges = _ranges(values, [1] * len(tokens))
+            char_ranges = _ranges(values, [len(token) for token in tokens])
+        return Features(
+            words=self.word_features(tokens, roles, values),
+            bigrams=list(pairwise(tokens)) if self.spec.word_ngrams >= 2 else [],
+            grams=[_char_grams(text, n) for n in range(low, high + 1)] if high else [],
+            low=low,
+            token_ranges=token_ranges,
+            char_ranges=char_ranges,
+        )
+
+    def all(self, tokens: Sequence[str]) -> list[tuple[str, float]]:
+        """Every feature with its value, names prefixed as the model file has them."""
+        return self.featurise(tokens).named()
+
+    def has_contrast(self, roles: Sequence[tuple[_Role, float]]) -> bool:
+        contrast = _Role.CONTRAST
+        return any(role is contrast for role, _ in roles)
+
+    def _values(self, roles: Sequence[tuple[_Role, float]]) -> list[float] | None:
+        """Per-token contrast weight, or None when the text has no contrast word."""
+        contrast = _Role.CONTRAST
+        if not self.has_contrast(roles):
+            return None
+        before, after = self.rules.contrast_before, self.rules.contrast_after
+        values: list[float] = []
+        current = 1.0
+        for role, _ in roles:
+            if role is contrast:
+                values = [value * before for value in values]
+                current = after
+            values.append(current)
+        return values
+
+    def word_features(
+        self,
+        tokens: Sequence[str],
+        roles: Sequence[tuple[_Role, float]],
+        values: list[float] | None,
+    ) -> list[WordFeature]:
+        """The rule-aware word features; see the class docstring."""
+        word, sentiment, negator = _Role.WORD, _Role.SENTIMENT, _Role.NEGATOR
+        window = self.rules.negation_window
+        found: list[WordFeature] = []
+        negated, left, degree, question = False, 0, 1.0, False
+        last = len(tokens) - 1
+        for index, token in enumerate(tokens):
+            role, amount = roles[index]
+            value = values[index] if values else 1.0
+            if role is word or role is sentiment:
+                found.append((NEGATED + token if negated else token, value, token))
+                if role is sentiment:
+                    polarity = (-amount if negated else amount) * degree
+                    lexicon = LEXICON_POSITIVE if polarity > 0 else LEXICON_NEGATIVE
+                    found.append((lexicon, abs(polarity) * value, token))
+                    negated, left, degree = False, 0, 1.0
+                elif left:
+                    left -= 1
+                    negated = negated and left > 0
+                if token in _QUESTION_ENDINGS and (
+                    index == last or roles[index + 1][0] is _Role.BREAK
+                ):
+                    question = True
+                continue
+            found.append((token, value, token))
+            if role is negator:
+                negated, left = not negated, window
+            elif role is _Role.DEGREE:
+                degree = amount
+            elif role is _Role.BREAK:
+                negated, left, degree = False, 0, 1.0
+                question = question or token in _QUESTION_MARKS
+        if question:
+            found.append((QUESTION, 1.0, "？"))
+        return found
+
+
+def _ranges(values: Sequence[float], widths: Sequence[int]) -> list[tuple[int, int, float]]:
+    """Runs of equal value as [start, end) positions, each token `width` positions wide."""
+    ranges: list[tuple[int, int, float]] = []
+    position = 0
+    for value, width in zip(values, widths, strict=True):
+        if ranges and ranges[-1][2] == value:
+            ranges[-1] = (ranges[-1][0], position + width, value)
+        else:
+            ranges.append((position, position + width, value))
+        position += width
+    return ranges
+
+
+class _PiecewiseSums:
+    """A linear model's character n-grams and bigrams, summed by where they fall.
+
+    Every character n-gram (n <= 3) lies inside one token, across two neighbours, or (a
+    3-gram around a one-character token) across three; with the bigram of each pair, those
+    sums depend on the tokens alone, so they are memoised. Same total as summing feature
+    by feature, for texts without a contrast word (whose values vary within the text).
+    """
+
+    def __init__(self, model: LinearModel) -> None:
+        self.model = model
+        low, high = model.spec.char_ngrams
+        self.lengths = range(max(low, 1), high + 1)
+        self.inner = _Memo(self._inner)
+        self.pairs = _Memo(self._pair)
+        self.triples = _Memo(self._triple)
+
+    def total(self, tokens: Sequence[str]) -> complex:
+        total = sum(map(self.inner.__getitem__, tokens), 0j)
+        if len(tokens) > 1:
+            total += sum(map(self.pairs.__getitem__, pairwise(tokens)), 0j)
+        if len(tokens) > 2 and 3 in self.lengths:
+            total += sum(
+                map(self.triples.__getitem__, zip(tokens, tokens[1:], tokens[2:], strict=False)), 0j
+            )
+        return total
+
+    def _grams(self, grams: Iterable[str]) -> complex:
+        get = self.model.chars.get
+        return sum((get(gram, 0j) for gram in grams), 0j)
+
+    def _inner(self, token: str) -> complex:
+        return self._grams(
+            token[i : i + n] for n in self.lengths for i in range(len(token) - n + 1)
+        )
+
+    def _pair(self, pair: tuple[str, str]) -> complex:
+        first, second = pair
+        text, cut = first + second, len(first)
+        crossing = (
+            text[start : start + n]
+            for n in self.lengths
+            for start in range(max(cut - n + 1, 0), cut)
+            if start + n <= len(text) and start + n > cut
+        )
+        total = self._grams(crossing)
+        if self.model.spec.word_ngrams >= 2:
+            total += self.model.words.get(pair, 0j)
+        return total
+
+    def _triple(self, triple: tuple[str, str, str]) -> complex:
+        first, middle, last = triple
+        if len(middle) != 1:
+            return 0j
+        return self.model.chars.get(first[-1] + middle + last[0], 0j)
+
+
+DEFAULT_FEATURES = FeatureSpec()
+
+
+@dataclass(frozen=True)
 class Thresholds:
     """Probability of positive below `negative_below` is negative, above `positive_above`
-    positive, and neutral between."""
+    positive, and neutral between (two-class models). A three-class model calls a text
+    negative only when P(negative) reaches `negative_confidence`: the stream counts those."""
 
     negative_below: float = 0.4
     positive_above: float = 0.6
+    negative_confidence: float = 0.5
 
     def label(self, positive: float) -> Label:
         if positive < self.negative_below:
@@ -229,26 +659,56 @@ class Thresholds:
             return Label.POSITIVE
         return Label.NEUTRAL
 
+    def label_of(self, negative: float, neutral: float, positive: float) -> Label:
+        """Three classes: negative only when confident, else the likelier of the others."""
+        if negative >= self.negative_confidence:
+            return Label.NEGATIVE
+        return Label.POSITIVE if positive > neutral and positive > negative else Label.NEUTRAL
+
 
 @dataclass(frozen=True, slots=True)
 class Sentiment:
+    """`positive` is the sentiment score from 0 (negative) to 1 (positive): P(positive) for
+    a two-class model, P(positive) + P(neutral) / 2 for a three-class one, so 0.5 is
+    "balanced" either way. `probabilities` are (negative, neutral, positive)."""
+
     positive: float
     label: Label
     evidence: tuple[tuple[str, float], ...]
+    probabilities: tuple[float, float, float] = (math.nan, math.nan, math.nan)
 
     @property
     def confidence(self) -> float:
-        """How sure the calibrated model is of the polarity it leans to: 0.9 means it is
-        right about nine times in ten at this score on held-out data."""
-        return max(self.positive, 1.0 - self.positive)
+        """How sure the calibrated model is of its label: 0.9 means right about nine times
+        in ten at this score on held-out data."""
+        negative, neutral, positive = self.probabilities
+        if math.isnan(negative):
+            return max(self.positive, 1.0 - self.positive)
+        if self.label is Label.NEGATIVE:
+            return negative
+        return positive if self.label is Label.POSITIVE else neutral
+
+    @property
+    def negative(self) -> float:
+        """P(negative)."""
+        negative = self.probabilities[0]
+        return 1.0 - self.positive if math.isnan(negative) else negative
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        negative, neutral, positive = self.probabilities
+        found: dict[str, Any] = {
             "sentiment": round(self.positive, 4),
             "label": self.label.value,
             "confidence": round(self.confidence, 4),
             "evidence": [[token, round(weight, 3)] for token, weight in self.evidence],
         }
+        if not math.isnan(negative):
+            found["probabilities"] = {
+                "negative": round(negative, 4),
+                "neutral": round(neutral, 4),
+                "positive": round(positive, 4),
+            }
+        return found
 
 
 class _Role(Enum):
@@ -262,6 +722,8 @@ class _Role(Enum):
 
 _ROLE_CACHE_SIZE = 500_000
 EVIDENCE_FLOOR = 0.5
+LINEAR_EVIDENCE_FLOOR = 0.2
+DOUBT = 0.5  # see Scorer._rules_say_not_negative
 
 
 class Scorer:
@@ -270,7 +732,7 @@ class Scorer:
     def __init__(
         self,
         segmenter: Segmenter,
-        model: BayesModel,
+        model: BayesModel | LinearModel,
         rules: Rules,
         thresholds: Thresholds = Thresholds(),
         evidence_size: int = 3,
@@ -281,6 +743,13 @@ class Scorer:
         self.thresholds = thresholds
         self.evidence_size = evidence_size
         self._roles: dict[str, tuple[_Role, float]] = {}
+        spec = model.spec if isinstance(model, LinearModel) else DEFAULT_FEATURES
+        self.featurizer = Featurizer(rules, spec)
+        self._sums = (
+            _PiecewiseSums(model)
+            if isinstance(model, LinearModel) and model.spec.char_ngrams[1] <= 3
+            else None
+        )
 
     def tokens(self, text: str) -> list[str]:
         return self.segmenter.cut(normalize(text).text)
@@ -290,13 +759,101 @@ class Scorer:
 
     def uncalibrated_log_odds(self, tokens: Sequence[str]) -> float:
         """Model and rules together, before calibration: what calibration is fitted on."""
-        return self.model.prior + sum(weight for _, weight in self._contributions(tokens))
+        model = self.model
+        if isinstance(model, LinearModel):
+            negative, positive = self.heads(tokens)
+            return positive - negative
+        return model.prior + sum(weight for _, weight in self._contributions(tokens))
 
     def score_tokens(self, tokens: Sequence[str]) -> Sentiment:
+        model = self.model
+        if isinstance(model, LinearModel):
+            return self._score_linear(model, tokens)
         contributions = self._contributions(tokens)
-        log_odds = self.model.prior + sum(weight for _, weight in contributions)
-        positive = _sigmoid(self.model.scale * log_odds + self.model.offset)
+        log_odds = model.prior + sum(weight for _, weight in contributions)
+        positive = _sigmoid(model.scale * log_odds + model.offset)
         return Sentiment(positive, self.thresholds.label(positive), self._evidence(contributions))
+
+    def heads(self, tokens: Sequence[str]) -> tuple[float, float]:
+        """Summed (negative, positive) heads of a linear model, before temperature."""
+        model = self.model
+        assert isinstance(model, LinearModel)
+        negative, positive, _ = self._heads(model, tokens, None)
+        return negative, positive
+
+    def _heads(
+        self, model: LinearModel, tokens: Sequence[str], evidence: dict[str, float] | None
+    ) -> tuple[float, float, list[WordFeature]]:
+        featurizer = self.featurizer
+        roles = featurizer.roles(tokens)
+        if self._sums is None or featurizer.has_contrast(roles):
+            return self._heads_by_feature(model, tokens, evidence)
+        total = model.bias + self._sums.total(tokens)
+        lookup = model.words.get
+        words = featurizer.word_features(tokens, roles, None)
+        for name, value, token in words:
+            pair = lookup(name)
+            if pair is not None:
+                total += value * pair  # 1 but for lexicon polarities
+                if evidence is not None:
+                    evidence[token] = evidence.get(token, 0.0) + value * (pair.imag - pair.real)
+        return total.real, total.imag, words
+
+    def _heads_by_feature(
+        self, model: LinearModel, tokens: Sequence[str], evidence: dict[str, float] | None
+    ) -> tuple[float, float, list[WordFeature]]:
+        """Feature by feature, as `Featurizer.all` lists them for training."""
+        features = self.featurizer.featurise(tokens)
+        total = model.bias
+        lookup = model.words.get
+        for name, value, token in features.words:
+            pair = lookup(name)
+            if pair is not None:
+                total += value * pair
+                if evidence is not None:
+                    evidence[token] = evidence.get(token, 0.0) + value * (pair.imag - pair.real)
+        get: Any = lookup
+        total += _weighted_sum(get, features.bigrams, features.token_ranges, 1)
+        get = model.chars.get
+        for k, grams in enumerate(features.grams):
+            total += _weighted_sum(get, grams, features.char_ranges, features.low + k - 1)
+        return total.real, total.imag, features.words
+
+    def _score_linear(self, model: LinearModel, tokens: Sequence[str]) -> Sentiment:
+        evidence: dict[str, float] = {}
+        negative, positive, words = self._heads(model, tokens, evidence)
+        probabilities = model.probabilities(negative, positive)
+        p_neg, p_neu, p_pos = probabilities
+        label = self.thresholds.label_of(p_neg, p_neu, p_pos)
+        if label is Label.NEGATIVE and self._rules_say_not_negative(words, p_neg):
+            label = Label.NEUTRAL
+        return Sentiment(p_pos + p_neu / 2, label, self._linear_evidence(evidence), probabilities)
+
+    def _rules_say_not_negative(self, words: Sequence[WordFeature], negative: float) -> bool:
+        """No negative lexicon word left after negation, and either a negated complaint
+        word (不是不好) or a question the weights are unsure of (P(negative) below
+        `DOUBT`): the rules and the weights disagree, so the comment is neutral rather
+        than a negative anyone is paged for. Rhetorical complaints keep their negative
+        words (凭什么不退款？) and stay negative."""
+        question = flipped = False
+        polarity_of = self.rules.polarity_of
+        for name, _, token in words:
+            if name == LEXICON_NEGATIVE:
+                return False
+            if name == QUESTION:
+                question = True
+            elif name == LEXICON_POSITIVE and (polarity_of(token) or 0.0) < 0:
+                flipped = True
+        return flipped or (question and negative < DOUBT)
+
+    def _linear_evidence(self, totals: dict[str, float]) -> tuple[tuple[str, float], ...]:
+        """The words (their own weight, negation and lexicon included) that moved the
+        positive-vs-negative log-odds most."""
+        floor = LINEAR_EVIDENCE_FLOOR
+        found = [(token, w) for token, w in totals.items() if w >= floor or w <= -floor]
+        if len(found) > 1:
+            found.sort(key=_strength, reverse=True)
+        return tuple(found[: self.evidence_size])
 
     def _contributions(self, tokens: Sequence[str]) -> list[tuple[str, float]]:
         """Each token's share of the log-odds after negation, degree and contrast."""
@@ -332,30 +889,23 @@ class Scorer:
         return contributions
 
     def _role(self, token: str) -> tuple[_Role, float]:
-        """What a token does under the rules, with its log-odds (or degree factor).
-
-        Memoised: the same few thousand tokens make up most of any stream.
+        """What a token does under the rules over a Bayes model, with its log-odds (or
+        degree factor). Memoised: the same few thousand tokens make up most of any stream.
         """
         rules = self.rules
-        if token in rules.contrast_words and token not in rules.clause_breaks:
-            role = (_Role.CONTRAST, 0.0)
-        elif token in rules.negators:
-            role = (_Role.NEGATOR, 0.0)
-        elif token in rules.degree:
-            role = (_Role.DEGREE, rules.degree[token])
-        elif token in rules.clause_breaks:
-            role = (_Role.BREAK, self.model.weight(token))
+        model = self.model
+        assert isinstance(model, BayesModel)
+        role, amount = self.featurizer.role(token)
+        role_value: tuple[_Role, float]
+        if role is _Role.BREAK or role is _Role.WORD:
+            role_value = (role, model.weight(token))
+        elif role is _Role.SENTIMENT:
+            role_value = (role, model.weight(token) + rules.lexicon_weight * amount)
         else:
-            polarity = rules.polarity_of(token)
-            weight = self.model.weight(token)
-            role = (
-                (_Role.WORD, weight)
-                if polarity is None
-                else (_Role.SENTIMENT, weight + rules.lexicon_weight * polarity)
-            )
+            role_value = (role, amount)
         if len(self._roles) < _ROLE_CACHE_SIZE:
-            self._roles[token] = role
-        return role
+            self._roles[token] = role_value
+        return role_value
 
     def _evidence(
         self, contributions: Sequence[tuple[str, float]]
@@ -371,6 +921,10 @@ class Scorer:
                 totals[token] = totals.get(token, 0.0) + weight
         ranked = heapq.nlargest(self.evidence_size, totals.items(), key=lambda item: abs(item[1]))
         return tuple((token, weight) for token, weight in ranked if weight)
+
+
+def _strength(item: tuple[str, float]) -> float:
+    return abs(item[1])
 
 
 def _sigmoid(log_odds: float) -> float:

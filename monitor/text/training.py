@@ -1,26 +1,43 @@
 """Training a sentiment model on labelled comments, and measuring it honestly.
 
-A logistic regression over token presence is still "one weight per token plus a prior",
-so the trained model drops into the scorer's one-lookup-per-token path unchanged. It is
-fitted on part of the data, calibrated (Platt scaling, rules included) on another part,
-and measured on a third that neither step saw.
+A three-class logistic regression (negative, neutral, positive; two classes when the data
+has no neutral items) over the features of `sentiment.Featurizer` is still "weights per
+feature plus a bias", so the model drops into the scorer's one-lookup-per-feature path.
+The rules are features, so training sees exactly what scoring computes. The model is
+fitted on part of the data, calibrated (one temperature) on another part, and measured on
+a third that neither step saw; the negative threshold is picked on `dev` when given.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
+import re
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from monitor.text.sentiment import BayesModel, Label, Scorer
+from monitor.text.normalise import MENTION_TOKEN, URL_TOKEN
+from monitor.text.sentiment import (
+    DEFAULT_FEATURES,
+    FeatureSpec,
+    Featurizer,
+    Label,
+    LinearModel,
+    Scorer,
+)
 
 T = TypeVar("T")
 
 CALIBRATION_BINS = 10
 CHAR_NGRAM = "c:"
+CLASSES = (Label.NEGATIVE, Label.NEUTRAL, Label.POSITIVE)
+PRUNE_BELOW = 0.01  # weights this small change no label; leaving them out keeps files small
+TEMPERATURES = tuple(0.5 * 1.08**step for step in range(40))
+_MARKUP_RE = re.compile(r"\{%.*?%\}")
+_CODE_RE = re.compile(r"\[[^\[\]\s]{1,10}\]")
 
 
 class TrainingError(ValueError):
@@ -36,8 +53,10 @@ class Example:
 
 @dataclass(frozen=True)
 class Metrics:
-    """Binary metrics on positive/negative items; neutral items only in `negative_precision`,
-    where calling a neutral comment negative is a false alarm like any other."""
+    """Accuracy and macro-F1 on positive/negative items (positive when the score is at
+    least 0.5); the negative label's precision and recall over all items, where calling a
+    neutral comment negative is a false alarm like any other; the share of neutral items
+    labelled negative; calibration error of P(negative) over all items."""
 
     items: int
     accuracy: float
@@ -45,6 +64,23 @@ class Metrics:
     negative_precision: float
     negative_recall: float
     calibration_error: float
+    neutral_as_negative: float = math.nan
+
+
+def clean_text(text: str) -> str:
+    """Training text without Weibo's `{%…%}` topic, place and video-card markup: it marks
+    how a post was made, not what it says, and one source's labels lean with it."""
+    return _MARKUP_RE.sub("", text) if "{%" in text else text
+
+
+def without_codes(tokens: Iterable[str]) -> tuple[str, ...]:
+    """Tokens without Weibo emoji codes such as [泪]: for sources whose labels were made
+    from those codes, where a model would learn the codes instead of the words."""
+    return tuple(
+        token
+        for token in tokens
+        if token in (URL_TOKEN, MENTION_TOKEN) or _CODE_RE.fullmatch(token) is None
+    )
 
 
 def split_examples(
@@ -92,69 +128,135 @@ def ngram_features(
     return tuple(features)
 
 
-def fit_weights(
+def fit_linear(
     examples: Sequence[Example],
+    featurizer: Featurizer,
     regularisation: float,
     min_count: int,
     source: str,
     balance_sources: bool = False,
-) -> BayesModel:
-    """Logistic regression on which tokens a text contains (positive vs negative).
+) -> LinearModel:
+    """Logistic regression on the featurizer's features (values, not just presence).
 
-    With `balance_sources`, every source weighs the same in the fit however many examples
-    it has (sample weights averaging one, so the regularisation keeps its strength).
+    Three classes when there are neutral examples, else positive vs negative. With
+    `balance_sources`, every source weighs the same in the fit however many examples it
+    has (sample weights averaging one, so the regularisation keeps its strength).
     """
-    from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    polar = [example for example in examples if example.label is not Label.NEUTRAL]
-    if len({example.label for example in polar}) < 2:
+    labels = {example.label for example in examples}
+    if not {Label.POSITIVE, Label.NEGATIVE} <= labels:
         raise TrainingError("training needs both positive and negative examples")
-    vectorizer = CountVectorizer(analyzer=_identity, binary=True, min_df=min_count, lowercase=False)
-    features = vectorizer.fit_transform([example.tokens for example in polar])
-    target = [example.label is Label.POSITIVE for example in polar]
-    classifier = LogisticRegression(C=regularisation, max_iter=2000, solver="liblinear")
-    weights_by_example = None
-    if balance_sources:
-        sizes = Counter(example.source for example in polar)
-        weights_by_example = [
-            len(polar) / (len(sizes) * sizes[example.source]) for example in polar
-        ]
-    classifier.fit(features, target, sample_weight=weights_by_example)
-    vocabulary = vectorizer.get_feature_names_out()
+    rows = [featurizer.all(example.tokens) for example in examples]
+    vocabulary = _vocabulary(rows, min_count)
+    matrix = _matrix(rows, vocabulary)
+    target = [example.label.value for example in examples]
+    classifier = LogisticRegression(C=regularisation, max_iter=1000, tol=1e-3)
+    classifier.fit(matrix, target, sample_weight=_sample_weights(examples, balance_sources))
+    names = list(vocabulary)
+    neutral = Label.NEUTRAL in labels
+    if neutral:  # classes_ sorted: negative, neutral, positive; heads against neutral
+        coef, intercept = classifier.coef_, classifier.intercept_
+        heads = (coef[0] - coef[1], coef[2] - coef[1])
+        bias = (float(intercept[0] - intercept[1]), float(intercept[2] - intercept[1]))
+    else:  # one row: log-odds of positive against negative
+        heads = (0.0 * classifier.coef_[0], classifier.coef_[0])
+        bias = (0.0, float(classifier.intercept_[0]))
     weights = {
-        str(token): round(float(weight), 4)
-        for token, weight in zip(vocabulary, classifier.coef_[0], strict=True)
-        if abs(weight) >= 0.005
+        name: (round(float(negative), 3), round(float(positive), 3))
+        for name, negative, positive in zip(names, heads[0], heads[1], strict=True)
+        if abs(negative) >= PRUNE_BELOW or abs(positive) >= PRUNE_BELOW
     }
-    return BayesModel(
-        prior=float(classifier.intercept_[0]),
-        unseen=0.0,
-        weights=weights,
-        stopwords=frozenset(),
-        source=source,
-    )
+    return LinearModel.from_named(bias, weights, neutral, featurizer.spec, source)
 
 
-def _identity(tokens: tuple[str, ...]) -> tuple[str, ...]:
-    return tokens
+def _vocabulary(rows: Sequence[Sequence[tuple[str, float]]], min_count: int) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for row in rows:
+        counts.update({name for name, _ in row})
+    kept = sorted(name for name, count in counts.items() if count >= min_count)
+    return {name: index for index, name in enumerate(kept)}
 
 
-def fit_calibration(scorer: Scorer, examples: Sequence[Example]) -> tuple[float, float]:
-    """Platt scaling: P(positive) = sigmoid(scale * log_odds + offset)."""
-    from sklearn.linear_model import LogisticRegression
+def _matrix(rows: Sequence[Sequence[tuple[str, float]]], vocabulary: dict[str, int]) -> Any:
+    """Sparse rows of summed feature values (a repeated feature counts each time, as the
+    scorer's sum does)."""
+    sparse: Any = importlib.import_module("scipy.sparse")  # untyped, like sklearn
 
-    polar = [example for example in examples if example.label is not Label.NEUTRAL]
-    if len({example.label for example in polar}) < 2:
-        raise TrainingError("calibration needs both positive and negative examples")
-    log_odds = [[scorer.uncalibrated_log_odds(example.tokens)] for example in polar]
-    target = [example.label is Label.POSITIVE for example in polar]
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(log_odds, target)
-    return float(platt.coef_[0][0]), float(platt.intercept_[0])
+    indptr, indices, data = [0], [], []
+    for row in rows:
+        for name, value in row:
+            column = vocabulary.get(name)
+            if column is not None:
+                indices.append(column)
+                data.append(value)
+        indptr.append(len(indices))
+    matrix = sparse.csr_matrix((data, indices, indptr), shape=(len(rows), len(vocabulary)))
+    matrix.sum_duplicates()
+    return matrix
+
+
+def _sample_weights(examples: Sequence[Example], balance_sources: bool) -> list[float] | None:
+    if not balance_sources:
+        return None
+    sizes = Counter(example.source for example in examples)
+    return [len(examples) / (len(sizes) * sizes[example.source]) for example in examples]
+
+
+def fit_temperature(scorer: Scorer, examples: Sequence[Example]) -> float:
+    """The temperature that makes the probabilities honest on `examples` (least log-loss
+    over a grid): one number, so it cannot change which class is likeliest."""
+    model = scorer.model
+    assert isinstance(model, LinearModel)
+    heads = [scorer.heads(example.tokens) for example in examples]
+    wanted = [CLASSES.index(example.label) for example in examples]
+    if not model.neutral:
+        keep = [i for i, label in enumerate(wanted) if label != 1]
+        heads, wanted = [heads[i] for i in keep], [wanted[i] for i in keep]
+    if not heads:
+        raise TrainingError("calibration needs positive and negative examples")
+
+    def loss(temperature: float) -> float:
+        tempered = replace(model, temperature=temperature)
+        total = 0.0
+        for (negative, positive), label in zip(heads, wanted, strict=True):
+            total -= math.log(max(tempered.probabilities(negative, positive)[label], 1e-12))
+        return total
+
+    return min(TEMPERATURES, key=loss)
+
+
+NEUTRAL_SHIFTS = tuple(step / 10 for step in range(31))
+
+
+def fit_neutral_prior(scorer: Scorer, examples: Sequence[Example]) -> complex:
+    """How much to lower both heads (i.e. raise neutral's prior) so that the probabilities
+    fit `examples` best (least log-loss over a grid), as a complex shift of the bias.
+
+    Only SMP2020 has neutral posts, so in the training mix neutral is rarer than in the
+    comments we score; this is the prior correction for that, fitted on the tuning set.
+    Zero for a two-class model or when `examples` has no neutral item.
+    """
+    model = scorer.model
+    assert isinstance(model, LinearModel)
+    if not model.neutral or not any(e.label is Label.NEUTRAL for e in examples):
+        return 0j
+    heads = [scorer.heads(example.tokens) for example in examples]
+    wanted = [CLASSES.index(example.label) for example in examples]
+
+    def loss(shift: float) -> float:
+        total = 0.0
+        for (negative, positive), label in zip(heads, wanted, strict=True):
+            found = model.probabilities(negative - shift, positive - shift)[label]
+            total -= math.log(max(found, 1e-12))
+        return total
+
+    best = min(NEUTRAL_SHIFTS, key=loss)
+    return complex(best, best)
 
 
 def evaluate(scorer: Scorer, examples: Sequence[Example]) -> Metrics:
-    """Positive/negative decided at 0.5; negative precision uses the scorer's own label."""
+    """See `Metrics`; the negative label is the scorer's own."""
     scored = [(example.label, scorer.score_tokens(example.tokens)) for example in examples]
     polar = [(label, result.positive) for label, result in scored if label is not Label.NEUTRAL]
     if not polar:
@@ -163,6 +265,7 @@ def evaluate(scorer: Scorer, examples: Sequence[Example]) -> Metrics:
     guess = [positive >= 0.5 for _, positive in polar]
     called_negative = [label for label, result in scored if result.label is Label.NEGATIVE]
     negatives = sum(label is Label.NEGATIVE for label, _ in scored)
+    neutrals = [result for label, result in scored if label is Label.NEUTRAL]
     hits = sum(label is Label.NEGATIVE for label in called_negative)
     return Metrics(
         items=len(scored),
@@ -170,28 +273,37 @@ def evaluate(scorer: Scorer, examples: Sequence[Example]) -> Metrics:
         macro_f1=_macro_f1(truth, guess),
         negative_precision=hits / len(called_negative) if called_negative else math.nan,
         negative_recall=hits / negatives if negatives else math.nan,
-        calibration_error=expected_calibration_error([positive for _, positive in polar], truth),
+        calibration_error=expected_calibration_error(
+            [result.negative for _, result in scored],
+            [label is Label.NEGATIVE for label, _ in scored],
+        ),
+        neutral_as_negative=(
+            sum(result.label is Label.NEGATIVE for result in neutrals) / len(neutrals)
+            if neutrals
+            else math.nan
+        ),
     )
 
 
 def negative_operating_point(
     scorer: Scorer, examples: Sequence[Example], target_precision: float
 ) -> tuple[float, float, float]:
-    """The highest `negative_below` whose negative precision reaches the target, with the
-    precision and recall there. Neutral items count as not negative."""
+    """The lowest P(negative) threshold whose negative precision reaches the target, with
+    the precision and recall there. Neutral items count as not negative."""
     scored = sorted(
-        (scorer.score_tokens(example.tokens).positive, example.label is Label.NEGATIVE)
-        for example in examples
-    )
+        ((scorer.score_tokens(example.tokens).negative, example.label is Label.NEGATIVE)
+         for example in examples),
+        reverse=True,
+    )  # fmt: skip
     negatives = sum(is_negative for _, is_negative in scored)
     if not negatives:
         raise TrainingError("no negative examples to choose a threshold on")
-    best = (0.0, math.nan, 0.0)
+    best = (1.0, math.nan, 0.0)
     hits = 0
-    for count, (positive, is_negative) in enumerate(scored, start=1):
+    for count, (negative, is_negative) in enumerate(scored, start=1):
         hits += is_negative
         if hits / count >= target_precision:
-            best = (positive, hits / count, hits / negatives)
+            best = (negative, hits / count, hits / negatives)
     return best
 
 
@@ -223,8 +335,8 @@ def _macro_f1(truth: Sequence[bool], guess: Sequence[bool]) -> float:
 
 @dataclass(frozen=True)
 class TrainingResult:
-    model: BayesModel
-    negative_below: float
+    model: LinearModel
+    negative_confidence: float
     held_out: dict[str, Metrics]
     dev: dict[str, Metrics]
 
@@ -253,33 +365,36 @@ def train(
     target_precision: float = 0.85,
     source: str = "guanchao train",
     balance_sources: bool = False,
+    spec: FeatureSpec = DEFAULT_FEATURES,
 ) -> TrainingResult:
     """Fit, calibrate, pick the negative threshold (on `dev` when given), and measure.
 
-    `scorer` supplies the rules and the label band that the trained model will run under.
+    `scorer` supplies the segmenter, the rules and the thresholds the model will run under.
     `balance_sources` weighs every source equally in the fit instead of by its size.
     """
     check_options(regularisation, min_count, target_precision)
     training, calibration, test = split_examples(examples, example_group, held_out, seed)
-    fitted = fit_weights(training, regularisation, min_count, source, balance_sources)
-    scale, offset = fit_calibration(_with(scorer, fitted), calibration)
-    model = replace(fitted, scale=scale, offset=offset)
-    tuning = list(dev) or calibration
+    featurizer = Featurizer(scorer.rules, spec)
+    fitted = fit_linear(training, featurizer, regularisation, min_count, source, balance_sources)
+    temperature = fit_temperature(_with(scorer, fitted), calibration or training)
+    model = replace(fitted, temperature=temperature)
+    tuning = list(dev) or calibration or training
+    model = replace(model, bias=model.bias - fit_neutral_prior(_with(scorer, model), tuning))
     threshold, _, _ = negative_operating_point(_with(scorer, model), tuning, target_precision)
-    negative_below = min(math.ceil(threshold * 1000) / 1000, scorer.thresholds.positive_above)
-    final = _with(scorer, model, negative_below)
+    negative_confidence = math.floor(threshold * 1000) / 1000
+    final = _with(scorer, model, negative_confidence)
     return TrainingResult(
         model=model,
-        negative_below=negative_below,
+        negative_confidence=negative_confidence,
         held_out=_by_source(final, test),
         dev=_by_source(final, dev),
     )
 
 
-def _with(scorer: Scorer, model: BayesModel, negative_below: float | None = None) -> Scorer:
+def _with(scorer: Scorer, model: LinearModel, negative_confidence: float | None = None) -> Scorer:
     thresholds = scorer.thresholds
-    if negative_below is not None:
-        thresholds = replace(thresholds, negative_below=negative_below)
+    if negative_confidence is not None:
+        thresholds = replace(thresholds, negative_confidence=negative_confidence)
     return Scorer(scorer.segmenter, model, scorer.rules, thresholds)
 
 

@@ -79,6 +79,38 @@ def test_the_packaged_model_reads_negation_and_contrast(scorer: Scorer) -> None:
     assert scorer.score("虽然贵但是好吃").label is Label.POSITIVE
 
 
+@pytest.mark.parametrize("text", ["这杯咖啡很好喝", "笑死", "绝绝子"])
+def test_the_packaged_model_hears_short_praise(scorer: Scorer, text: str) -> None:
+    assert scorer.score(text).label is Label.POSITIVE
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["有人喝过吗？", "明天几点开门", "门店营业时间调整为早上八点"],
+)
+def test_questions_and_announcements_are_not_negative(scorer: Scorer, text: str) -> None:
+    """The demo showed a question as a top negative comment: questions and plain
+    statements are neutral, and never counted toward a negative threshold."""
+    assert scorer.score(text).label is Label.NEUTRAL
+
+
+def test_the_demo_question_is_not_shown_as_a_negative(scorer: Scorer) -> None:
+    assert scorer.score("有人喝过云朵咖啡的新品吗？").label is not Label.NEGATIVE
+
+
+def test_double_negation_is_not_a_complaint(scorer: Scorer) -> None:
+    assert scorer.score("不是不好").label is Label.NEUTRAL
+
+
+def test_the_packaged_model_has_three_classes_and_honest_confidence(scorer: Scorer) -> None:
+    result = scorer.score("物流太慢了，客服也不理人")
+    negative, neutral, positive = result.probabilities
+    assert negative + neutral + positive == pytest.approx(1.0)
+    assert result.label is Label.NEGATIVE and result.confidence == pytest.approx(negative)
+    assert negative >= scorer.thresholds.negative_confidence
+    assert result.as_dict()["probabilities"]["negative"] == pytest.approx(negative, abs=1e-4)
+
+
 def test_contrast_lets_the_later_clause_decide(snownlp_scorer: Scorer) -> None:
     scorer = snownlp_scorer
     assert scorer.score("好是好，但是太贵了").positive < scorer.score("好是好，太贵了").positive
@@ -120,6 +152,14 @@ def test_a_model_of_another_format_version_is_refused(tmp_path: Path) -> None:
     with gzip.open(path, "wt", encoding="utf-8") as stream:
         stream.write('{"format": "guanchao-sentiment", "version": 99}')
     with pytest.raises(ModelError, match=r"future\.json\.gz.*version 99"):
+        load_model(str(path))
+
+
+def test_a_version_2_file_without_its_three_class_shape_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "half.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as stream:
+        stream.write('{"format": "guanchao-sentiment", "version": 2, "prior": 0}')
+    with pytest.raises(ModelError, match=r"half\.json\.gz.*retrain"):
         load_model(str(path))
 
 

@@ -3,13 +3,15 @@ from pathlib import Path
 
 import pytest
 
-from monitor.text.sentiment import Label, Scorer, load_model, save_model
+from monitor.text.sentiment import Label, LinearModel, Scorer, Thresholds, load_model, save_model
 from monitor.text.training import (
     Example,
     TrainingError,
+    clean_text,
     expected_calibration_error,
     ngram_features,
     train,
+    without_codes,
 )
 
 POSITIVE = ["好喝", "推荐", "满意", "喜欢", "超值", "惊喜", "贴心", "回购"]
@@ -30,16 +32,77 @@ def synthetic(count: int, seed: int, source: str) -> list[Example]:
     return examples
 
 
+NEUTRAL = ["请问", "几点", "开门", "地址", "通知", "明天", "有人", "知道"]
+
+
+def with_neutral(count: int, seed: int, source: str) -> list[Example]:
+    """The synthetic comments plus as many questions and announcements, labelled neutral."""
+    rng = random.Random(seed)
+    neutral = [
+        Example((*rng.sample(NEUTRAL, 3), *rng.sample(FILLER, 2), "？"), Label.NEUTRAL, source)
+        for _ in range(count // 2)
+    ]
+    return synthetic(count, seed, source) + neutral
+
+
 def test_train_save_load_gives_the_same_predictions(scorer: Scorer, tmp_path: Path) -> None:
-    result = train(synthetic(800, 1, "a"), synthetic(200, 2, "dev"), scorer, seed=3)
+    result = train(with_neutral(800, 1, "a"), with_neutral(200, 2, "dev"), scorer, seed=3)
     path = tmp_path / "brand.json.gz"
-    save_model(result.model, path)
-    loaded = Scorer(scorer.segmenter, load_model(str(path)), scorer.rules, scorer.thresholds)
-    trained = Scorer(scorer.segmenter, result.model, scorer.rules, scorer.thresholds)
-    for example in synthetic(50, 4, "check"):
-        assert loaded.score_tokens(example.tokens).positive == pytest.approx(
-            trained.score_tokens(example.tokens).positive, abs=1e-3
+    save_model(result.model, path, {"trained_on": "unit test"})
+    loaded_model = load_model(str(path))
+    assert isinstance(loaded_model, LinearModel) and loaded_model.neutral
+    thresholds = Thresholds(negative_confidence=result.negative_confidence)
+    loaded = Scorer(scorer.segmenter, loaded_model, scorer.rules, thresholds)
+    trained = Scorer(scorer.segmenter, result.model, scorer.rules, thresholds)
+    texts = ["今天的咖啡很好喝，推荐", "不推荐，太失望了", "请问明天几点开门？", "好是好，但是太慢"]
+    for example in with_neutral(60, 4, "check"):
+        assert loaded.score_tokens(example.tokens) == trained.score_tokens(example.tokens)
+    for text in texts:
+        assert loaded.score(text).probabilities == pytest.approx(
+            trained.score(text).probabilities, abs=1e-9
         )
+
+
+def test_a_three_class_model_learns_neutral_from_data(scorer: Scorer) -> None:
+    result = train(with_neutral(800, 1, "a"), with_neutral(400, 2, "dev"), scorer, seed=3)
+    assert result.model.neutral
+    dev = result.dev["dev"]
+    assert dev.neutral_as_negative < 0.1 and dev.negative_precision >= 0.85
+    trained = Scorer(
+        scorer.segmenter,
+        result.model,
+        scorer.rules,
+        Thresholds(negative_confidence=result.negative_confidence),
+    )
+    assert trained.score("请问明天几点开门？").label is Label.NEUTRAL
+    assert trained.score("太失望了，要退款").label is Label.NEGATIVE
+
+
+def test_the_fast_path_adds_up_to_the_features_training_sees(scorer: Scorer) -> None:
+    """Scoring sums memoised per-token and per-pair weights; training lists every feature.
+    Both must give the same heads, or the model would be scored on other features."""
+    result = train(with_neutral(400, 1, "a"), [], scorer, seed=3)
+    trained = Scorer(scorer.segmenter, result.model, scorer.rules, scorer.thresholds)
+    for text in ["今天的咖啡很好喝，推荐", "不是不推荐", "有人知道几点开门吗", "好喝但是太慢了"]:
+        tokens = trained.tokens(text)
+        named = dict(result.model.named_weights())
+        negative, positive = result.model.bias.real, result.model.bias.imag
+        for name, value in trained.featurizer.all(tokens):
+            pair = named.get(name, (0.0, 0.0))
+            negative, positive = negative + value * pair[0], positive + value * pair[1]
+        assert trained.heads(tokens) == pytest.approx((negative, positive), abs=1e-6)
+
+
+def test_rules_are_features_the_model_learns(scorer: Scorer) -> None:
+    features = dict(scorer.featurizer.all(scorer.tokens("我不喜欢")))
+    assert "¬喜欢" in features and "喜欢" not in features
+    assert features["LEX-"] > 0 and "LEX+" not in features
+    assert "Q?" in dict(scorer.featurizer.all(scorer.tokens("有人喝过吗")))
+
+
+def test_training_text_loses_markup_and_codes() -> None:
+    assert clean_text("{%#话题#%}今天真开心") == "今天真开心"
+    assert without_codes(["好", "[泪]", "[url]"]) == ("好", "[url]")
 
 
 def test_training_learns_and_reports_held_out_metrics(scorer: Scorer) -> None:
@@ -47,7 +110,8 @@ def test_training_learns_and_reports_held_out_metrics(scorer: Scorer) -> None:
     assert result.held_out["a"].accuracy > 0.8
     assert result.dev["dev"].accuracy > 0.8
     assert result.dev["dev"].negative_precision >= 0.85
-    assert result.model.weights["失望"] < 0 < result.model.weights["满意"]
+    trained = Scorer(scorer.segmenter, result.model, scorer.rules, scorer.thresholds)
+    assert trained.score("失望").positive < 0.5 < trained.score("满意").positive
 
 
 def test_training_needs_both_classes(scorer: Scorer) -> None:
@@ -68,11 +132,8 @@ def test_ngram_features_are_words_then_prefixed_bigrams_and_characters() -> None
     assert ngram_features(()) == ()
 
 
-def test_training_on_ngram_features_scores_through_the_same_scorer(scorer: Scorer) -> None:
-    def featurised(examples: list[Example]) -> list[Example]:
-        return [Example(ngram_features(e.tokens), e.label, e.source) for e in examples]
-
-    result = train(featurised(synthetic(800, 1, "a")), featurised(synthetic(400, 2, "dev")), scorer)
+def test_trained_models_read_word_bigrams_and_characters(scorer: Scorer) -> None:
+    result = train(synthetic(800, 1, "a"), synthetic(400, 2, "dev"), scorer)
     assert result.dev["dev"].accuracy > 0.8
     assert "w2:" in "".join(result.model.weights) and "c:" in "".join(result.model.weights)
 
