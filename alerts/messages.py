@@ -133,7 +133,7 @@ def _context(notice: Notice, links: Links, now: datetime) -> dict[str, Any]:
         "kind": notice.kind,
         "deadline": notice.deadline,
         "case": case,
-        "facts": {"negatives": None, "threshold": None, "growth": None, **facts},
+        "facts": {"negatives": None, "threshold": None, "growth": None, "waves": [], **facts},
         "keywords": _keywords(facts),
         "top": facts.get("top_negatives") or [],
         "deadlines": deadlines,

@@ -85,6 +85,13 @@ class SentimentSettings(_Frozen):
     segmenter: Backend = Field("auto", description="auto (rjieba, else jieba), rjieba or jieba.")
     negative_below: float = Field(0.4, ge=0, le=1, description="P(positive) below this: negative.")
     positive_above: float = Field(0.6, ge=0, le=1, description="P(positive) above this: positive.")
+    negative_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Three-class models: P(negative) at which a comment is labelled negative "
+        "and counted toward thresholds; less confident ones are neutral.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> SentimentSettings:
@@ -142,6 +149,38 @@ class RuleSettings(_Frozen):
     )
     keyword_min_volume: int = Field(10, ge=1, description="…with at least this many mentions.")
     max_keyword_incidents: int = Field(3, ge=0, description="Surging keywords reported at once.")
+
+
+class WaveSettings(_Frozen):
+    """Copy-paste waves (水军 / 控评): many accounts posting the same text, or nearly, within
+    minutes. Counted once by default, so forty paid copies do not page like forty customers."""
+
+    enabled: bool = Field(True, description="Look for waves at all.")
+    min_copies: int = Field(
+        5,
+        ge=2,
+        description="A wave: at least this many near-identical mentions from distinct "
+        "accounts within `minutes`.",
+    )
+    minutes: int = Field(10, ge=1, le=60, description="The stretch those copies fall in.")
+    similarity: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Near-identical: this Jaccard similarity of the two texts' "
+        "character pairs (after normalising: simplified, half-width, no spaces or symbols).",
+    )
+    min_chars: int = Field(
+        10,
+        ge=2,
+        description="Shorter texts (好喝, 支持) are never compared: people write them "
+        "on their own.",
+    )
+    counting: Literal["once", "all"] = Field(
+        "once",
+        description="once: a wave's negatives count as one toward the threshold; "
+        "all: every copy counts and the incident says a wave is among them.",
+    )
 
 
 class TopicNames(_Frozen):
@@ -358,6 +397,7 @@ class Settings(_Frozen):
     compliance: ComplianceSettings = ComplianceSettings()
     limits: LimitSettings = LimitSettings()
     rules: RuleSettings = RuleSettings()
+    waves: WaveSettings = WaveSettings()
     stream: StreamSettings = StreamSettings()
     alerts: AlertSettings = AlertSettings()
     qa: QASettings = QASettings()

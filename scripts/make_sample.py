@@ -1,7 +1,9 @@
 """Write monitor/samples/comments.jsonl: the bundled sample stream (deterministic).
 
-An ordinary afternoon for three coffee and tea brands on several platforms, then from 16:00
-a burst of logistics complaints against 云朵咖啡. Run: python scripts/make_sample.py
+An ordinary afternoon for three coffee and tea brands on several platforms; at 14:20 a paid
+wave against 山海茶饮 (40 paraphrased copies of one complaint from 38 accounts in 6 minutes,
+which counts once); from 16:00 a burst of real logistics complaints against 云朵咖啡.
+Run: python scripts/make_sample.py
 """
 
 from __future__ import annotations
@@ -46,6 +48,26 @@ BURST = [
     "{b}的咖啡豆等了五天还没到，再也不买了",
     "{b}物流真的差，客服态度也差[怒]",
 ]
+WAVE = "{b}的新品喝完就拉肚子，大家千万别买"
+OPENERS = ["", "姐妹们，", "真的，", "无语，", "避雷！"]
+ENDINGS = ["！", "！！", "😡", "[怒]", "。。", "，太坑了"]
+
+
+def paraphrase(rng: random.Random) -> str:
+    """A copy as paid accounts post them: the same complaint, dressed a little differently."""
+    text = WAVE.replace("千万", rng.choice(["千万", "一定", ""]))
+    text = text.replace("喝完就", rng.choice(["喝完就", "喝了", "喝完"]))
+    return rng.choice(OPENERS) + text + rng.choice(ENDINGS)
+
+
+def paid_wave() -> list[dict[str, object]]:
+    rng = random.Random(1420)
+    copies = []
+    for copy in range(40):
+        moment = START + timedelta(hours=1, minutes=20, seconds=copy * 9 + rng.randint(0, 8))
+        record = comment(900 + copy, moment, paraphrase(rng), "山海茶饮", rng)
+        copies.append({**record, "author": f"shuijun{copy % 38}", "author_followers": 3})
+    return copies
 
 
 def comment(
@@ -76,13 +98,16 @@ def main() -> None:
         moment = START + timedelta(hours=3, seconds=second + rng.randint(0, 59))
         records.append((moment, rng.choice(BURST), "云朵咖啡"))
     records.sort(key=lambda record: record[0])
+    written = [
+        comment(index, moment, template, brand, rng)
+        for index, (moment, template, brand) in enumerate(records)
+    ]
+    written = sorted(written + paid_wave(), key=lambda record: str(record["created_at"]))
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     with OUTPUT.open("w", encoding="utf-8") as stream:
-        for index, (moment, template, brand) in enumerate(records):
-            stream.write(
-                json.dumps(comment(index, moment, template, brand, rng), ensure_ascii=False) + "\n"
-            )
-    print(f"wrote {len(records)} comments to {OUTPUT}")
+        for record in written:
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+    print(f"wrote {len(written)} comments to {OUTPUT}")
 
 
 if __name__ == "__main__":

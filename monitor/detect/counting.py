@@ -12,14 +12,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+
+from monitor.detect.waves import NearDuplicates, Wave, sketch_text, wave_of
+from monitor.settings import WaveSettings
 
 WINDOW_MINUTES = 60
 MAX_KEYWORDS = 8
 TOP_NEGATIVES = 3
 EXCERPT_CHARS = 80
+AUTHOR_CHARS = 64
 
 
 def minute_of(moment: datetime) -> int:
@@ -46,18 +50,21 @@ class Mention:
     keywords: tuple[str, ...] = ()
     excerpt: str = ""  # negatives only: what an alert quotes
     url: str = ""
+    author: str = ""
+    sketch: str = ""  # the text as waves compare it; only where it is long enough
+    group: str = ""  # the first mention of its near-identical group (see `waves`)
 
     def to_json(self) -> list[object]:
         return [self.brand, self.minute, int(self.negative), self.platform, self.followers,
                 self.engagement, list(self.crisis), list(self.keywords), self.excerpt,
-                self.url]  # fmt: skip
+                self.url, self.author, self.sketch, self.group]  # fmt: skip
 
     def quoted(self) -> dict[str, object]:
         return {"platform": self.platform, "text": self.excerpt, "url": self.url,
                 "engagement": self.engagement}  # fmt: skip
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Mention:
+    def from_record(cls, record: Mapping[str, Any], sketched: bool = True) -> Mention:
         """From a scored record on the scored topic (see `Scored.records`)."""
         brand = str(record["brand"])
         negative = record["label"] == "negative"
@@ -73,13 +80,17 @@ class Mention:
             keywords=tuple(record.get("keywords") or ())[:MAX_KEYWORDS],
             excerpt=str(record.get("text") or "")[:EXCERPT_CHARS] if negative else "",
             url=str(record.get("url") or "") if negative else "",
+            author=str(record.get("author") or "")[:AUTHOR_CHARS],
+            sketch=sketch_text(str(record.get("text") or "")) if sketched else "",
         )
 
     @classmethod
     def from_json(cls, key: str, value: Sequence[object]) -> Mention:
+        """Also from the ten fields stored before waves were looked for."""
         brand, minute, negative, platform, followers, engagement, crisis, keywords, excerpt, url = (
-            value
+            value[:10]
         )
+        author, sketch, group = (*value[10:13], "", "", "")[:3]
         return cls(
             key=key,
             brand=str(brand),
@@ -92,6 +103,9 @@ class Mention:
             keywords=tuple(str(word) for word in keywords),  # type: ignore[attr-defined]
             excerpt=str(excerpt),
             url=str(url),
+            author=str(author),
+            sketch=str(sketch),
+            group=str(group),
         )
 
 
@@ -119,20 +133,31 @@ class WindowTotals:
     negative_platforms: frozenset[str]
     top_negative_followers: int
     top_negatives: tuple[Mention, ...] = ()
+    waves: tuple[Wave, ...] = ()
+    posted_negatives: int = 0  # before a wave's copies were counted once
 
 
 class BrandWindow:
-    """One brand's minute buckets, built from its counted mentions."""
+    """One brand's minute buckets, built from its counted mentions, and its groups of
+    near-identical mentions (only those large enough to be a wave are looked at)."""
 
-    def __init__(self, brand: str) -> None:
+    def __init__(self, brand: str, waves: WaveSettings | None = None) -> None:
         self.brand = brand
         self.buckets: dict[int, Bucket] = {}
         self.members: dict[int, list[Mention]] = {}
         self.latest_minute = 0
+        self.waves = waves
+        self.groups: dict[str, list[Mention]] = {}
+        self.large: set[str] = set()
 
     def add(self, mention: Mention) -> None:
         bucket = self.buckets.setdefault(mention.minute, Bucket())
         self.members.setdefault(mention.minute, []).append(mention)
+        if self.waves and mention.sketch:
+            group = self.groups.setdefault(mention.group or mention.key, [])
+            group.append(mention)
+            if len(group) >= self.waves.min_copies:
+                self.large.add(mention.group or mention.key)
         bucket.mentions += 1
         self.latest_minute = max(self.latest_minute, mention.minute)
         if not mention.negative:
@@ -150,7 +175,31 @@ class BrandWindow:
         for old in [m for m in self.buckets if m < minute]:
             del self.buckets[old]
             dropped += self.members.pop(old)
+        for mention in dropped:
+            self._ungroup(mention)
         return dropped
+
+    def _ungroup(self, mention: Mention) -> None:
+        name = mention.group or mention.key
+        group = self.groups.get(name)
+        if group is None:
+            return
+        group.remove(mention)
+        if not group:
+            del self.groups[name]
+        if self.waves and len(group) < self.waves.min_copies:
+            self.large.discard(name)
+
+    def waves_in(self, start: int, end: int) -> tuple[Wave, ...]:
+        if not self.waves:
+            return ()
+        found = []
+        for name in self.large:
+            inside = [m for m in self.groups[name] if start <= m.minute <= end]
+            wave = wave_of(inside, self.waves) if len(inside) >= self.waves.min_copies else None
+            if wave:
+                found.append(wave)
+        return tuple(sorted(found, key=lambda wave: -wave.copies))
 
     def totals(self, end_minute: int | None = None, width: int = WINDOW_MINUTES) -> WindowTotals:
         end = self.latest_minute if end_minute is None else end_minute
@@ -162,50 +211,82 @@ class BrandWindow:
             crisis.update(bucket.crisis)
             keywords.update(bucket.keywords)
             platforms.update(bucket.negative_platforms)
+        posted = sum(bucket.negatives for bucket in inside)
+        waves = self.waves_in(end - width + 1, end)
+        for wave in waves:
+            keywords -= wave.repeated_keywords
+            crisis -= wave.repeated_crisis
         return WindowTotals(
             brand=self.brand,
             end_minute=end,
             mentions=sum(bucket.mentions for bucket in inside),
-            negatives=sum(bucket.negatives for bucket in inside),
+            negatives=posted - sum(wave.negatives - wave.counted_negatives for wave in waves),
             crisis=+crisis,
             keywords=+keywords,
             negative_platforms=frozenset(name for name, count in platforms.items() if count > 0),
             top_negative_followers=max((b.top_negative_followers for b in inside), default=0),
             top_negatives=tuple(_most_engaged([m for b in inside for m in b.top_negatives])),
+            waves=waves,
+            posted_negatives=posted,
         )
 
 
 class Counts:
-    """Every brand's window on one partition, fed with mentions exactly once each."""
+    """Every brand's window on one partition, fed with mentions exactly once each.
 
-    def __init__(self) -> None:
+    With `waves`, a mention joins its near-identical group as it is counted; the group is
+    stored with it, so counts rebuilt after a restart have the same waves."""
+
+    def __init__(self, waves: WaveSettings | None = None) -> None:
         self.windows: dict[str, BrandWindow] = {}
         self.counted: dict[str, Mention] = {}
+        self.waves = waves if waves and waves.enabled else None
+        self.near: dict[str, NearDuplicates] = {}
 
-    def add(self, mention: Mention) -> bool:
-        """Count a mention; False when its key was already counted."""
+    def add(self, mention: Mention) -> Mention | None:
+        """Count a mention and return it as counted (with its group); None when its key
+        was already counted."""
         if mention.key in self.counted:
-            return False
+            return None
+        mention = self._grouped(mention)
         self.counted[mention.key] = mention
         self.window(mention.brand).add(mention)
-        return True
+        return mention
+
+    def _grouped(self, mention: Mention) -> Mention:
+        if not self.waves or len(mention.sketch) < self.waves.min_chars:
+            return replace(mention, sketch="", group="") if mention.sketch else mention
+        near = self.near.get(mention.brand)
+        if near is None:
+            near = self.near[mention.brand] = NearDuplicates(self.waves)
+        if not mention.group:
+            mention = replace(mention, group=near.group_of(mention, self.counted))
+        near.remember(mention)
+        return mention
 
     def clear(self) -> None:
         """Forget everything, before counting again from the stored mentions."""
         self.windows.clear()
         self.counted.clear()
+        self.near.clear()
 
     def expire(self, brand: str, before_minute: int) -> list[Mention]:
         """Forget a brand's mentions older than `before_minute`, returning them so that
-        their storage can go too."""
-        expired = self.window(brand).drop_before(before_minute)
+        their storage can go too; sketches go sooner, once nothing new can match them."""
+        window = self.window(brand)
+        expired = window.drop_before(before_minute)
+        near = self.near.get(brand)
         for mention in expired:
             del self.counted[mention.key]
+            if near:
+                near.forget(mention.key)
+        if near and self.waves:
+            near.forget_before(window.latest_minute - self.waves.minutes)
         return expired
 
     def window(self, brand: str) -> BrandWindow:
         if brand not in self.windows:
-            self.windows[brand] = BrandWindow(brand)
+            self.windows[brand] = BrandWindow(brand, self.waves)
         return self.windows[brand]
 
     def mentions_by_brand(self) -> Counter[str]:

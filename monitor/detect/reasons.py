@@ -21,6 +21,9 @@ WORDS: dict[str, dict[str, str]] = {
         "high_reach": "粉丝 {followers:,} 的作者发布了负面内容",
         "platforms": "{count} 个平台出现负面",
         "keyword_surge": "「{keyword}」出现在本小时 {count} 条负面中（{usual}）",
+        "wave": "疑似水军：{accounts} 个账号在 {minutes} 分钟内发布 {copies} 条相似内容，计为 1 条",
+        "wave_flagged": "疑似水军：{accounts} 个账号在 {minutes} 分钟内发布 {copies} 条相似内容"
+        "（均已计入）",
         "usual": "该时段通常 {usual:.1f} 条",
         "no_history": "该时段没有历史数据",
         "separator": "；",
@@ -35,6 +38,10 @@ WORDS: dict[str, dict[str, str]] = {
         "high_reach": "a negative post by an author with {followers:,} followers",
         "platforms": "negatives on {count} platforms",
         "keyword_surge": "「{keyword}」 in {count} negative mentions this hour ({usual})",
+        "wave": "suspected paid posting: {copies} near-identical posts from {accounts} accounts "
+        "in {minutes} minutes, counted as one",
+        "wave_flagged": "suspected paid posting: {copies} near-identical posts from {accounts} "
+        "accounts in {minutes} minutes (all counted)",
         "usual": "usually {usual:.1f} in this hour",
         "no_history": "no history for this hour",
         "separator": "; ",

@@ -19,6 +19,7 @@ from monitor.settings import RuleSettings
 
 NEGATIVE_VOLUME = "negative_volume"
 KEYWORD_CAUSE = "keyword:"
+MAX_WAVES = 3  # the largest, in an alert: more would crowd out the comments
 
 
 class Level(IntEnum):
@@ -66,6 +67,8 @@ def _negative_volume(
     reasons: list[Reason] = [
         {"kind": "volume", "negatives": totals.negatives, "threshold": threshold}
     ]
+    negative_waves = [wave for wave in totals.waves if wave.negatives]
+    reasons += [wave.reason() for wave in negative_waves[:MAX_WAVES]]
     raise_by = 0
     if totals.negatives > threshold * rules.crisis_factor:
         raise_by += 2
@@ -107,6 +110,8 @@ def _negative_volume(
             "platforms": sorted(totals.negative_platforms),
             "top_negative_followers": totals.top_negative_followers,
             "top_negatives": [mention.quoted() for mention in totals.top_negatives],
+            "posted_negatives": totals.posted_negatives,
+            "waves": [wave.as_fact() for wave in negative_waves[:MAX_WAVES]],
         },
     )
 

@@ -29,7 +29,8 @@ from monitor.detect.records import (
     parse_comment,
     parse_json,
 )
-from monitor.detect.rules import Baseline, Detection, evaluate
+from monitor.detect.rules import NEGATIVE_VOLUME, Baseline, Detection, evaluate
+from monitor.detect.waves import Wave
 from monitor.settings import OTHER, LimitSettings, Settings
 
 HOURLY_KEYWORDS = 50
@@ -95,7 +96,7 @@ def read_scored(raw: bytes | None, settings: Settings, now: datetime) -> Mapping
         if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
             raise RecordError("not_scored", f"{name} must be a list of text")
     try:
-        Mention.from_record(record)
+        Mention.from_record(record, sketched=False)
         if not isinstance(record["label"], str):
             raise TypeError("label must be text")
         created_at = datetime.fromisoformat(record["created_at"])
@@ -118,6 +119,8 @@ class Writes:
     counted: int = 0
     late: int = 0
     duplicates: int = 0
+    rolling: dict[str, tuple[int, int]] = field(default_factory=dict)  # brand: minute, negatives
+    waves: dict[str, tuple[Wave, ...]] = field(default_factory=dict)  # brand: in its hour
 
 
 def brand_of_key(key: str) -> str:
@@ -154,12 +157,12 @@ class CountStage:
             window = self.counts.window(mention.brand)
             if mention.minute <= window.latest_minute - self.keep_minutes:
                 writes.late += 1
-            elif self.counts.add(mention):
-                writes.mentions[mention.key] = mention.to_json()
-                self._add_to_hour(mention, writes)
+            elif counted := self.counts.add(mention):
+                writes.mentions[counted.key] = counted.to_json()
+                self._add_to_hour(counted, writes)
                 writes.counted += 1
-                writes.counted_labels.append((mention, str(record["label"])))
-                touched.add(mention.brand)
+                writes.counted_labels.append((counted, str(record["label"])))
+                touched.add(counted.brand)
             else:
                 writes.duplicates += 1
         for brand in sorted(touched):
@@ -190,6 +193,8 @@ class CountStage:
 
     def _detect(self, brand: str, writes: Writes) -> None:
         totals = self.counts.window(brand).totals()
+        writes.rolling[brand] = (totals.end_minute, totals.negatives)
+        writes.waves[brand] = totals.waves
         detections = evaluate(
             totals,
             self.settings.threshold_for(brand),
@@ -262,8 +267,11 @@ class Replay:
     def __init__(self, settings: Settings, clock: Callable[[], datetime]) -> None:
         self.hourly: dict[str, dict[str, Any]] = {}
         self.incidents: dict[str, dict[str, Any]] = {}
-        self.stage = CountStage(settings, Counts(), self.hourly, self.incidents, clock)
+        counts = Counts(settings.waves)
+        self.stage = CountStage(settings, counts, self.hourly, self.incidents, clock)
         self.events: list[dict[str, Any]] = []
+        self.rolling: dict[str, list[tuple[int, int]]] = {}  # brand: (minute, negatives) seen
+        self.waves: dict[tuple[str, str], Wave] = {}  # (brand, group): as large as it grew
 
     def feed(self, records: Iterable[Mapping[str, Any]]) -> Writes:
         writes = self.stage.process(records)
@@ -274,8 +282,29 @@ class Replay:
                 else:
                     table[key] = value
         self.events += writes.events
+        for brand, seen in writes.rolling.items():
+            self.rolling.setdefault(brand, []).append(seen)
+        for brand, waves in writes.waves.items():
+            for wave in waves:
+                known = self.waves.get((brand, wave.group))
+                if known is None or wave.copies >= known.copies:
+                    self.waves[brand, wave.group] = wave
         return writes
 
     def opened(self) -> list[dict[str, Any]]:
         """The incidents opened, as the events on the incidents topic carry them."""
         return [event["incident"] for event in self.events if event["event"] == "opened"]
+
+    def above_threshold(self, brand: str) -> list[tuple[int, int, int]]:
+        """(first, last minute, peak negatives) of each negative-volume incident of the
+        brand: the stretches in which the stream's rolling hour was over the threshold."""
+        spans: dict[str, tuple[int, int]] = {}
+        latest = [event["incident"] for event in self.events] + list(self.incidents.values())
+        for incident in latest:  # the last word on each incident wins
+            if incident["brand"] == brand and incident["cause"] == NEGATIVE_VOLUME:
+                spans[incident["id"]] = (incident["opened_minute"], incident["last_firing_minute"])
+        seen = self.rolling.get(brand, [])
+        return sorted(
+            (start, end, max((n for minute, n in seen if start <= minute <= end), default=0))
+            for start, end in spans.values()
+        )

@@ -211,12 +211,20 @@ class _StateCollector(Collector):
         threshold = GaugeMetricFamily("guanchao_negative_threshold",
                                       "More negatives than this in an hour opens an incident.",
                                       labels=["brand"])  # fmt: skip
+        waves = GaugeMetricFamily("guanchao_waves",
+                                  "Copy-paste waves (suspected paid posting) in the rolling hour.",
+                                  labels=["brand"])  # fmt: skip
+        copies = GaugeMetricFamily("guanchao_wave_copies",
+                                   "Mentions in those waves (each wave counts once).",
+                                   labels=["brand"])  # fmt: skip
         for brand, window in self.metrics.counts.windows.items():
             if not is_drill(brand):
-                negatives.add_metric([brand], window.totals().negatives)
+                totals = window.totals()
+                negatives.add_metric([brand], totals.negatives)
                 threshold.add_metric([brand], self.metrics.settings.threshold_for(brand))
-        yield negatives
-        yield threshold
+                waves.add_metric([brand], len(totals.waves))
+                copies.add_metric([brand], sum(wave.copies for wave in totals.waves))
+        yield from (negatives, threshold, waves, copies)
 
     def _cases(self) -> Iterator[GaugeMetricFamily]:
         open_by_level = Counter(

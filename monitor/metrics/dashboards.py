@@ -112,6 +112,10 @@ CRISIS: list[str | Graph] = [
     Graph("Playbook steps (last hour)",
           {"{{step}}": "sum by (step) (increase(guanchao_case_transitions_total[1h]))"},
           width=8),
+    Graph("Copy-paste waves in the rolling hour (疑似水军)", {
+        "{{brand}} waves": f"sum by (brand) (guanchao_waves{{{BRAND}}})",
+        "{{brand}} copies": f"sum by (brand) (guanchao_wave_copies{{{BRAND}}})",
+    }),
     Graph("Crisis-keyword hits (last hour)",
           {"{{brand}}":
            f"sum by (brand) (increase(guanchao_crisis_keyword_hits_total{{{BRAND}}}[1h]))"}),

@@ -1,7 +1,8 @@
 """Offline analysis of an exported comment file: what the stream would have seen.
 
-Per brand and local hour: mentions and negatives; the rolling hours in which negatives
-crossed the brand's threshold; the words that dominate its negative comments.
+Per brand and local hour: mentions and negatives; the stretches in which the stream's
+rolling hour was over the brand's threshold (the same counting, waves counted once, as the
+stream's); the words that dominate its negative comments.
 """
 
 from __future__ import annotations
@@ -9,22 +10,41 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from monitor.detect.counting import moment_of
 from monitor.detect.enrich import Enricher, Scored
 from monitor.detect.records import RecordError, parse_comment
 from monitor.detect.stages import Replay
-from monitor.detect.windows import Crossing, hour_bucket, threshold_crossings
+from monitor.detect.waves import Wave
 from monitor.settings import Settings
 
 TOP_KEYWORDS = 10
+HOUR = timedelta(hours=1)
+
+
+def hour_bucket(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The start of the local hour `moment` falls in (aware, in `zone`): the report's rows
+    are the hours of the analyst's clock."""
+    return moment.astimezone(zone).replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass
 class HourCounts:
     mentions: int = 0
     negatives: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """A stretch over the threshold: from the minute the count went over to the last minute
+    it still was, with the highest count (local times)."""
+
+    start: datetime
+    end: datetime
+    peak: int
 
 
 @dataclass
@@ -52,6 +72,7 @@ class Analysis:
     records: int
     skipped: Counter[str]
     incidents: list[dict[str, Any]] = field(default_factory=list)  # as the stream opens them
+    waves: dict[str, list[Wave]] = field(default_factory=dict)  # per brand, as they grew
 
 
 def analyze(
@@ -75,9 +96,16 @@ def analyze(
             if brand not in reports:
                 reports[brand] = BrandReport(brand, settings.threshold_for(brand))
             _count(reports[brand], scored, settings, enricher)
-    for report in reports.values():
-        report.crossings = threshold_crossings(report.negative_times, report.threshold)
-    return Analysis(dict(sorted(reports.items())), records, skipped, replay.opened())
+    zone = settings.zone
+    for brand, report in reports.items():
+        report.crossings = [
+            Crossing(moment_of(start).astimezone(zone), moment_of(end).astimezone(zone), peak)
+            for start, end, peak in replay.above_threshold(brand)
+        ]
+    waves: dict[str, list[Wave]] = {}
+    for (brand, _), wave in sorted(replay.waves.items(), key=lambda item: item[1].first_minute):
+        waves.setdefault(brand, []).append(wave)
+    return Analysis(dict(sorted(reports.items())), records, skipped, replay.opened(), waves)
 
 
 def _count(report: BrandReport, scored: Scored, settings: Settings, enricher: Enricher) -> None:

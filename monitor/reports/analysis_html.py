@@ -7,8 +7,7 @@ from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from monitor.detect.windows import HOUR
-from monitor.reports.analysis import Analysis, BrandReport
+from monitor.reports.analysis import HOUR, Analysis, BrandReport
 
 CHART_WIDTH = 720
 CHART_HEIGHT = 160

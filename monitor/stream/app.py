@@ -147,7 +147,7 @@ def build_app(
         stats.compliance[result] += 1
 
     enricher = Enricher(settings)
-    counts = Counts()
+    counts = Counts(settings.waves)
     stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
     compliance = settings.compliance
     checker = default_checker(compliance.exempt_names, compliance.off_categories)

@@ -61,7 +61,7 @@ def test_score_plain_lines_from_stdin() -> None:
     assert rows[0]["text"] == "物流太慢了，避雷"
     assert 0 <= rows[0]["sentiment"] < 0.28  # type: ignore[operator]
     assert rows[0]["evidence"]
-    assert rows[0]["confidence"] == pytest.approx(1 - rows[0]["sentiment"], abs=1e-3)  # type: ignore[operator]
+    assert rows[0]["confidence"] == pytest.approx(rows[0]["probabilities"]["negative"], abs=1e-3)  # type: ignore[index]
 
 
 def test_score_csv_keeps_the_other_columns(tmp_path: Path) -> None:
@@ -195,7 +195,7 @@ def test_analyze_the_bundled_sample_finds_the_logistics_burst(tmp_path: Path) ->
     lines = {line.split("│")[1].strip(): line for line in stdout.splitlines() if "│" in line}
     assert "11-20 16:" in lines["云朵咖啡"]
     assert "never" in lines["极光咖啡"]
-    assert "would open WARNING 云朵咖啡 · negative_volume at 11-20 16:05" in stdout
+    assert "would open CRISIS  云朵咖啡 · negative_volume at 11-20 16:08" in stdout
     assert not [line for line in stdout.splitlines() if "would open" in line and "云朵" not in line]
     html = report.read_text(encoding="utf-8")
     assert "<svg" in html and "云朵咖啡" in html and "物流" in html
@@ -227,7 +227,7 @@ def test_train_writes_a_model_the_config_can_use(tmp_path: Path) -> None:
     code, stdout, stderr = run("train", str(data), "--out", str(model))
     assert code == 0, stderr
     assert "unknown label: 1" in stderr
-    assert "negative_below" in stdout
+    assert "negative_confidence" in stdout
     config = tmp_path / "brand.yaml"
     config.write_text(f"sentiment:\n  model: {model.name}\n", encoding="utf-8")
     code, stdout, _ = run("score", "-", "--config", str(config), stdin="物流太慢，要退款\n")
