@@ -4,7 +4,9 @@
 
 1. Sustained comments/s, end to end: N comments produced as fast as kafka-python can,
    timed from the first send until the worker has counted all of them; with 1 and with 4
-   partitions.
+   partitions, and with 4 partitions again with copy-paste wave detection off (`waves:
+   enabled: false`). The comments are two texts repeated from 500 accounts: for wave
+   detection the worst case, every negative joins one group per brand.
 2. Alert latency at a steady 1,000 comments/s: every second one more brand gets ten
    negative comments, then (half a second later) the eleventh that crosses its threshold;
    latency is from sending that eleventh comment to its `opened` event on the incidents
@@ -55,13 +57,15 @@ class Deployment:
         workdir: Path,
         brands: list[str],
         webhook: str | None = None,
+        waves: bool = True,
     ) -> None:
         self.broker = broker
-        name = f"bench{partitions}x{int(time.time())}"
+        name = f"bench{partitions}x{'w' if waves else 'n'}{int(time.time())}"
         self.topics = {kind: f"{name}-{kind}" for kind in TopicNames.model_fields}
         document = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
         document["sentiment"]["model"] = str(DEFAULT_CONFIG.parent / document["sentiment"]["model"])
         document["brands"] = [{"name": brand} for brand in brands]  # only listed brands page
+        document["waves"] = {"enabled": waves}
         document["stream"] = {"app_id": name, "partitions": partitions, "topics": self.topics}
         sinks = [{"name": "hook", "kind": "webhook", "url": webhook}] if webhook else []
         document["alerts"] = {"sinks": sinks}
@@ -86,9 +90,9 @@ class Deployment:
         except OSError:
             return {}
 
-    def send(self, number: int, brand: str, text: str) -> None:
+    def send(self, number: int, brand: str, text: str, author: str = "") -> None:
         record = {"id": f"n{number}", "platform": "weibo", "brand": brand, "text": text,
-                  "created_at": datetime.now(UTC).isoformat()}  # fmt: skip
+                  "created_at": datetime.now(UTC).isoformat(), "author": author}  # fmt: skip
         self.producer.send(self.topics["comments"], json.dumps(record).encode())
 
     def stop(self) -> None:
@@ -101,7 +105,8 @@ def throughput(deployment: Deployment, comments: int) -> float:
     started = time.perf_counter()
     for number in range(comments):
         brand = THROUGHPUT_BRANDS[number % len(THROUGHPUT_BRANDS)]
-        deployment.send(number, brand, NEGATIVE if number % 5 == 0 else POSITIVE)
+        text = NEGATIVE if number % 5 == 0 else POSITIVE
+        deployment.send(number, brand, text, author=f"user{number % 500}")
     deployment.producer.flush()
     sent = time.perf_counter() - started
     while deployment.health().get("counted", 0) < comments:
@@ -173,10 +178,13 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir, embedded_broker() as broker:
-        for partitions in () if args.skip_throughput else (1, 4):
-            deployment = Deployment(broker, partitions, Path(workdir), THROUGHPUT_BRANDS)
+        runs = () if args.skip_throughput else ((1, True), (4, True), (4, False))
+        for partitions, waves in runs:
+            deployment = Deployment(broker, partitions, Path(workdir), THROUGHPUT_BRANDS,
+                                    waves=waves)  # fmt: skip
             try:
-                print(f"{partitions} partition(s): {args.comments} comments")
+                print(f"{partitions} partition(s), waves {'on' if waves else 'off'}: "
+                      f"{args.comments} comments")  # fmt: skip
                 rate = throughput(deployment, args.comments)
                 print(f"    sustained: {rate:,.0f} comments/s end to end")
             finally:

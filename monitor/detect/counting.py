@@ -149,15 +149,19 @@ class BrandWindow:
         self.waves = waves
         self.groups: dict[str, list[Mention]] = {}
         self.large: set[str] = set()
+        self.changes: Counter[str] = Counter()  # per group: members added or removed
+        self.seen: dict[str, tuple[tuple[int, int, int], Wave | None]] = {}  # last look
 
     def add(self, mention: Mention) -> None:
         bucket = self.buckets.setdefault(mention.minute, Bucket())
         self.members.setdefault(mention.minute, []).append(mention)
         if self.waves and mention.sketch:
-            group = self.groups.setdefault(mention.group or mention.key, [])
+            name = mention.group or mention.key
+            group = self.groups.setdefault(name, [])
             group.append(mention)
+            self.changes[name] += 1
             if len(group) >= self.waves.min_copies:
-                self.large.add(mention.group or mention.key)
+                self.large.add(name)
         bucket.mentions += 1
         self.latest_minute = max(self.latest_minute, mention.minute)
         if not mention.negative:
@@ -185,21 +189,30 @@ class BrandWindow:
         if group is None:
             return
         group.remove(mention)
+        self.changes[name] += 1
         if not group:
-            del self.groups[name]
+            del self.groups[name], self.changes[name]
+            self.seen.pop(name, None)
         if self.waves and len(group) < self.waves.min_copies:
             self.large.discard(name)
 
     def waves_in(self, start: int, end: int) -> tuple[Wave, ...]:
         if not self.waves:
             return ()
-        found = []
-        for name in self.large:
-            inside = [m for m in self.groups[name] if start <= m.minute <= end]
-            wave = wave_of(inside, self.waves) if len(inside) >= self.waves.min_copies else None
-            if wave:
-                found.append(wave)
+        found = [wave for name in self.large if (wave := self._wave(name, start, end))]
         return tuple(sorted(found, key=lambda wave: -wave.copies))
+
+    def _wave(self, name: str, start: int, end: int) -> Wave | None:
+        """The group as a wave in [start, end], looked at again only when the group or
+        the hour changed: totals are asked for after every counted mention."""
+        assert self.waves
+        look = (self.changes[name], start, end)
+        if name in self.seen and self.seen[name][0] == look:
+            return self.seen[name][1]
+        inside = [m for m in self.groups[name] if start <= m.minute <= end]
+        wave = wave_of(inside, self.waves) if len(inside) >= self.waves.min_copies else None
+        self.seen[name] = (look, wave)
+        return wave
 
     def totals(self, end_minute: int | None = None, width: int = WINDOW_MINUTES) -> WindowTotals:
         end = self.latest_minute if end_minute is None else end_minute
@@ -259,10 +272,8 @@ class Counts:
         near = self.near.get(mention.brand)
         if near is None:
             near = self.near[mention.brand] = NearDuplicates(self.waves)
-        if not mention.group:
-            mention = replace(mention, group=near.group_of(mention, self.counted))
-        near.remember(mention)
-        return mention
+        group = near.join(mention)
+        return mention if group == mention.group else replace(mention, group=group)
 
     def clear(self) -> None:
         """Forget everything, before counting again from the stored mentions."""
@@ -275,11 +286,9 @@ class Counts:
         their storage can go too; sketches go sooner, once nothing new can match them."""
         window = self.window(brand)
         expired = window.drop_before(before_minute)
-        near = self.near.get(brand)
         for mention in expired:
             del self.counted[mention.key]
-            if near:
-                near.forget(mention.key)
+        near = self.near.get(brand)
         if near and self.waves:
             near.forget_before(window.latest_minute - self.waves.minutes)
         return expired

@@ -153,7 +153,7 @@ class CountStage:
         writes = Writes()
         touched: set[str] = set()
         for record in records:
-            mention = Mention.from_record(record)
+            mention = Mention.from_record(record, sketched=self.counts.waves is not None)
             window = self.counts.window(mention.brand)
             if mention.minute <= window.latest_minute - self.keep_minutes:
                 writes.late += 1

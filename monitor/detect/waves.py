@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from datasketch import MinHash, MinHashLSH
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 NUM_PERM = 64
 SKETCH_CHARS = 120
+# Near texts compared per lookup at most: a flood of distinct paraphrases stays linear.
+MAX_CANDIDATES = 64
 _SEED = MinHash(num_perm=NUM_PERM, seed=1)  # one set of permutations for every sketch
 
 
@@ -44,54 +47,57 @@ def _minhash(sketch: str) -> MinHash:
 
 
 class NearDuplicates:
-    """One brand's recent sketches, indexed for near-duplicate lookup; forgotten once they
-    are older than any mention could be compared with."""
+    """One brand's recent texts, indexed for near-duplicate lookup: one entry per distinct
+    sketch, so five thousand identical copies cost a lookup what one does (an entry per
+    copy made each lookup compare with all of them). An entry is forgotten once nothing
+    new could join it."""
 
     def __init__(self, rule: WaveSettings) -> None:
         self.rule = rule
         self.index = MinHashLSH(threshold=rule.similarity, num_perm=NUM_PERM)
-        self.sketches: dict[str, tuple[int, MinHash]] = {}  # key → (minute, sketch)
-        self.by_minute: dict[int, list[str]] = {}
+        self.entries: dict[str, tuple[int, str, MinHash]] = {}  # sketch → minute, group, …
+        self.by_minute: dict[int, set[str]] = {}  # minute → sketches last seen then
 
-    def comparable(self, mention: Mention) -> bool:
-        return len(mention.sketch) >= self.rule.min_chars
+    def join(self, mention: Mention) -> str:
+        """The mention's group: the one it was stored with, else that of the most recent
+        near-identical text within `rule.minutes`, else "" (it starts its own)."""
+        known = self.entries.get(mention.sketch)
+        if known and abs(mention.minute - known[0]) <= self.rule.minutes:
+            group, minhash = mention.group or known[1], known[2]
+        else:
+            minhash = _minhash(mention.sketch)
+            group = mention.group or self._nearest(mention.minute, minhash)
+        self._remember(mention.sketch, mention.minute, group or mention.key, minhash)
+        return group
 
-    def group_of(self, mention: Mention, counted: Mapping[str, Mention]) -> str:
-        """The group of the most recent near-identical mention, or "" for none."""
-        minhash = _minhash(mention.sketch)
+    def _nearest(self, minute: int, minhash: MinHash) -> str:
         best: tuple[int, str] | None = None
-        for key in self.index.query(minhash):
-            minute, other = self.sketches[key]
-            if abs(mention.minute - minute) > self.rule.minutes:
+        for sketch in islice(self.index.query(minhash), MAX_CANDIDATES):
+            newest, group, other = self.entries[sketch]
+            if abs(minute - newest) > self.rule.minutes:
                 continue
             if other.jaccard(minhash) < self.rule.similarity:
                 continue
-            if best is None or minute > best[0]:
-                best = (minute, key)
-        if best is None:
-            return ""
-        match = counted[best[1]]
-        return match.group or match.key
+            if best is None or newest > best[0]:
+                best = (newest, group)
+        return "" if best is None else best[1]
 
-    def remember(self, mention: Mention) -> None:
-        if mention.key in self.sketches:
-            return
-        self.sketches[mention.key] = (mention.minute, _minhash(mention.sketch))
-        self.index.insert(mention.key, self.sketches[mention.key][1])
-        self.by_minute.setdefault(mention.minute, []).append(mention.key)
-
-    def forget(self, key: str) -> None:
-        if key in self.sketches:
-            minute, _ = self.sketches.pop(key)
-            self.index.remove(key)
-            self.by_minute[minute].remove(key)
-            if not self.by_minute[minute]:
-                del self.by_minute[minute]
+    def _remember(self, sketch: str, minute: int, group: str, minhash: MinHash) -> None:
+        known = self.entries.get(sketch)
+        if known is None:
+            self.index.insert(sketch, minhash)
+        elif known[0] > minute:
+            return  # a late copy: the newer one stays
+        else:
+            self.by_minute[known[0]].discard(sketch)
+        self.entries[sketch] = (minute, group, minhash)
+        self.by_minute.setdefault(minute, set()).add(sketch)
 
     def forget_before(self, minute: int) -> None:
         for old in [m for m in self.by_minute if m < minute]:
-            for key in list(self.by_minute[old]):
-                self.forget(key)
+            for sketch in self.by_minute.pop(old):
+                del self.entries[sketch]
+                self.index.remove(sketch)
 
 
 @dataclass(frozen=True)
