@@ -16,7 +16,9 @@ the terms a rule passed are reported at their positions in the text the copywrit
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import heapq
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,6 +36,8 @@ from monitor.text.normalise import Normalized, compact, normalize
 CONTEXT_CHARS = 12
 AFTER_WINDOW = 16  # characters of compacted text an `after` pattern may read
 LISTED = "listed"  # the rule name of a decision the term list made on its own
+PATTERN_PREFIX = "pattern:"  # the `term` of a hit a pattern rule found (no listed word)
+UNBOUNDED = re.compile(r"(?<!\\)[*+]|\{\d*,\}")  # a repetition without an upper bound
 # Compaction joins clauses; words next to a term across one of these are not its context.
 CLAUSE_BREAK = re.compile(r"[，。！？；：,.!?;:\n、…|/（）()【】\[\]「」『』《》<>\"“”]")
 
@@ -88,6 +92,25 @@ class Exemption:
     phrase: str
     group: str = "exempt_names"
     why: str = "商标、店名等经配置豁免的名称"
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A claim no single word makes (没有比…更, 承诺年化…回报, 微❤信：abc123): a regex.
+
+    `compact` patterns read the compacted text (no spaces or symbols, so evasions do not
+    break them) and must match inside one clause; the others read the normalised text,
+    symbols kept (a handle after 微信：). What one finds is `entry`, a term named
+    `pattern:<name>` of its category: the context rules for that category decide it too
+    (不承诺…, 谨防…), and its hit says the pattern's `why`. Quantifiers are bounded, so a
+    pattern reads a bounded window and the check stays linear.
+    """
+
+    name: str
+    why: str
+    pattern: str
+    entry: Term
+    compact: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +213,27 @@ class _Compiled:
 Lexicon = tuple[list[Term], list[Exemption], list[Rule]]
 
 
+def load_patterns(path: Path = LEXICONS / "adlaw.yaml") -> list[Pattern]:
+    """The pattern rules of the YAML file: claims that no listed word makes."""
+    table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    patterns = []
+    for name, spec in (table.get("patterns") or {}).items():
+        category = table["categories"][spec["category"]]
+        if UNBOUNDED.search(spec["pattern"]):
+            raise ConfigError(f"adlaw.yaml pattern {name}: bound every repetition ({{0,8}})")
+        entry = Term(
+            term=PATTERN_PREFIX + str(name),
+            category=spec["category"],
+            category_name=category["name"],
+            basis=category["basis"],
+            severity=Severity(spec["then"]),
+            suggestion=spec.get("suggestion") or category["suggestion"],
+        )
+        compact_text = spec.get("text", "compact") == "compact"
+        patterns.append(Pattern(str(name), spec["why"], spec["pattern"], entry, compact_text))
+    return patterns
+
+
 def load_terms(path: Path = LEXICONS / "adlaw.yaml") -> Lexicon:
     """Terms, exemptions and context rules, from the YAML file described in its header."""
     table = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -254,9 +298,14 @@ class ComplianceChecker:
         exemptions: Iterable[str | Exemption] = (),
         rules: Iterable[Rule] = (),
         off: Iterable[str] = (),
+        patterns: Iterable[Pattern] = (),
     ) -> None:
         switched_off = set(off)
+        kept_patterns = [p for p in patterns if p.entry.category not in switched_off]
+        self._patterns = [(re.compile(p.pattern), p.entry, p.compact) for p in kept_patterns]
+        self._pattern_why = {p.entry.term: (p.entry.term, p.why) for p in kept_patterns}
         kept_terms = [term for term in terms if term.category not in switched_off]
+        kept_terms += [p.entry for p in kept_patterns]
         self._rules = [_compile(rule, n) for n, rule in enumerate(rules)]
         self._rules_of = _rules_by_term(kept_terms, self._rules)
         self._decided = {(term.term, ruled.index): _decided(term, ruled.rule)
@@ -286,8 +335,10 @@ class ComplianceChecker:
         Linear in the length of the text: each character and each match costs a bounded
         amount of work, so the caller bounds the time by bounding the input.
         """
-        matchable = compact(normalize(text))
-        found = _scan(self._automaton.iter(matchable.text), len(matchable.text), len(self._rules))
+        normal = normalize(text)
+        matchable = compact(normal)
+        found = _scan(self._automaton.iter(matchable.text), len(matchable.text), len(self._rules),
+                      self._pattern_hits(text, normal, matchable))  # fmt: skip
         decider = _Decider(text, matchable, self._rules_of, found.cues, self._longest_cue)
         room = _room(limit)
         hits: list[Hit] = []
@@ -310,10 +361,61 @@ class ComplianceChecker:
                 blocked = True
             if len(hits) < room:
                 entry = term if ruled is None else self._decided[(term.term, ruled.index)]
-                hits.append(_hit(text, matchable, (start, end), entry, ruled))
+                listed = self._pattern_why.get(term.term, _LISTED_WHY)
+                hits.append(_hit(text, matchable, (start, end), entry, ruled, listed))
         let_through.sort(key=lambda item: item[0][0])  # two sorted runs: a linear merge
         passed = tuple(_passed(text, matchable, *item) for item in let_through[:room])
         return Verdict(tuple(hits), hits_total, blocked, passed, len(let_through))
+
+    def _pattern_hits(
+        self, source: str, normal: Normalized, matchable: Normalized
+    ) -> list[_TermAt]:
+        """What the pattern rules find, as spans of the compacted text, by end."""
+        found: list[_TermAt] = []
+        origin = matchable.origin
+        clauses: tuple[str, list[int]] | None = None
+        for pattern, entry, on_compact in self._patterns:
+            if on_compact:
+                clauses = clauses or _clause_lines(source, matchable)
+                lines, breaks = clauses
+                for match in pattern.finditer(lines):
+                    start, end = match.span()
+                    if end > start:  # back from the clause lines to the compacted text
+                        shift = bisect.bisect_left(breaks, start)
+                        found.append((start - shift, end - shift, entry))
+                continue
+            for match in pattern.finditer(normal.text):
+                if match.end() == match.start():
+                    continue
+                first, last = normal.source_span(*match.span())  # in the source text
+                start, end = bisect.bisect_left(origin, first), bisect.bisect_left(origin, last)
+                if end > start:  # the compacted characters it covers
+                    found.append((start, end, entry))
+        found.sort(key=lambda item: item[1])
+        return found
+
+
+def _clause_lines(source: str, matchable: Normalized) -> tuple[str, list[int]]:
+    """The compacted text with a line break where a clause ends, and where those stand.
+
+    A pattern's `.` does not match a line break, so 没有比.{0,8}更 cannot join two
+    clauses that compaction ran together; `breaks` are the break positions in the lines.
+    """
+    text, origin = matchable.text, matchable.origin
+    cuts: list[int] = []
+    for found in CLAUSE_BREAK.finditer(source):
+        cut = bisect.bisect_left(origin, found.start())  # the first character after it
+        if 0 < cut < len(text) and (not cuts or cuts[-1] != cut):
+            cuts.append(cut)
+    pieces: list[str] = []
+    breaks: list[int] = []
+    last = 0
+    for cut in cuts:
+        pieces.append(text[last:cut])
+        breaks.append(cut + len(breaks))
+        last = cut
+    pieces.append(text[last:])
+    return "\n".join(pieces), breaks
 
 
 def default_checker(
@@ -331,7 +433,9 @@ def default_checker(
             f"({', '.join(sorted(optional_categories()))}), not {', '.join(sorted(refused))}"
         )
     names = [Exemption(name) for name in exempt_names]
-    return ComplianceChecker(terms, [*exemptions, *names], rules, off_categories)
+    return ComplianceChecker(
+        terms, [*exemptions, *names], rules, off_categories, patterns=load_patterns()
+    )
 
 
 def _room(limit: int | None) -> int:
@@ -391,12 +495,15 @@ class _Found:
     cues: list[list[Span]]  # per rule index: the cue words of a NEAR rule, by end
 
 
-def _scan(matches: Iterable[tuple[int, _Packed]], size: int, rule_count: int) -> _Found:
+def _scan(
+    matches: Iterable[tuple[int, _Packed]], size: int, rule_count: int, found: list[_TermAt]
+) -> _Found:
     """Terms kept, terms exempted, and cue words, from one pass of the automaton.
 
     Drops hits that start inside an exemption (第一 in 第一坊, 最 in 本店最) and hits
     contained in a longer hit (第一 inside 全国第一). `matches` are the automaton's
-    (last index, key), which come in the order of their ends.
+    (last index, key), which come in the order of their ends; `found` are the pattern
+    rules' hits, by end too, merged in.
 
     Copy made of nothing but terms (最最最…) has a match at every character, so this is
     linear: no hit is compared with every other.
@@ -416,6 +523,8 @@ def _scan(matches: Iterable[tuple[int, _Packed]], size: int, rule_count: int) ->
         if cue_rules:
             for index in cue_rules:
                 cues[index].append((start, end))
+    if found:
+        terms = list(heapq.merge(terms, found, key=_end))
     if owner is None:
         return _Found(_outermost(terms), [], cues)
     free: list[_TermAt] = []
@@ -424,6 +533,10 @@ def _scan(matches: Iterable[tuple[int, _Packed]], size: int, rule_count: int) ->
         (free if owner[item[0]] is None else exempted).append(item)
     reported = [((start, end), term, owner[start]) for start, end, term in _outermost(exempted)]
     return _Found(_outermost(free), [(s, t, e) for s, t, e in reported if e is not None], cues)
+
+
+def _end(item: _TermAt) -> int:
+    return item[1]
 
 
 def _outermost(found: list[_TermAt]) -> list[_TermAt]:
@@ -526,13 +639,13 @@ class _Decider:
         return after_previous == this or not CLAUSE_BREAK.search(self._source, after_previous, this)
 
     def _one_clause(self, first: int, last: int) -> bool:
-        """Whether compacted characters `first` to `last - 1` stand in one clause."""
-        if last - first < 2:
-            return True
-        return not CLAUSE_BREAK.search(self._source, self._origin[first], self._origin[last - 1])
+        return _one_clause(self._source, self._origin, first, last)
 
     def _near(self, ruled: _Compiled, start: int, end: int) -> bool:
-        """A cue word that ends after `start - back` and starts before `end + ahead`."""
+        """A cue word that ends after `start - back` and starts before `end + ahead`.
+
+        A cue inside the term is part of it, not its context (没有任何 in 没有任何风险).
+        """
         back, ahead = ruled.rule.window
         cues = self._cues[ruled.index]
         first = self._next_cue[ruled.index]
@@ -543,11 +656,20 @@ class _Decider:
             first, len(cues)
         ):  # by end: once the ends pass the reach, all start late
             cue_start, cue_end = cues[index]
+            if start <= cue_start and cue_end <= end:
+                continue
             if cue_start < end + ahead:
                 return True
             if cue_end - self._longest_cue >= end + ahead:
                 return False
         return False
+
+
+def _one_clause(source: str, origin: Sequence[int], first: int, last: int) -> bool:
+    """Whether compacted characters `first` to `last - 1` stand in one clause."""
+    if last - first < 2:
+        return True
+    return not CLAUSE_BREAK.search(source, origin[first], origin[last - 1])
 
 
 def _passed(
@@ -557,10 +679,19 @@ def _passed(
     return Passed(source[first:last], first, last, term.term, term.category, rule, why)
 
 
+_LISTED_WHY = (LISTED, "列入词表的用语")
+
+
 def _hit(
-    source: str, matchable: Normalized, span: Span, term: Term, ruled: _Compiled | None
+    source: str,
+    matchable: Normalized,
+    span: Span,
+    term: Term,
+    ruled: _Compiled | None,
+    listed: tuple[str, str] = _LISTED_WHY,
 ) -> Hit:
+    """`listed`: the rule and why of a term no context rule decided (a pattern's own)."""
     first, last = matchable.source_span(*span)
     context = source[max(0, first - CONTEXT_CHARS) : last + CONTEXT_CHARS]
-    rule, why = (LISTED, "列入词表的用语") if ruled is None else (ruled.rule.name, ruled.rule.why)
+    rule, why = listed if ruled is None else (ruled.rule.name, ruled.rule.why)
     return Hit(source[first:last], first, last, context, term, rule, why)
