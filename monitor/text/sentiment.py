@@ -104,6 +104,20 @@ def load_model(spec: str) -> BayesModel | LinearModel:
         return _load_snownlp()
     path = PACKAGED_MODELS.get(spec, Path(spec))
     try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ModelError(f"model file {path} does not exist") from None
+    except OSError as error:
+        raise ModelError(f"model file {path} cannot be read: {error}") from None
+    return _load_file(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _load_file(path: Path, mtime_ns: int, size: int) -> BayesModel | LinearModel:
+    """Read once per file version: the packaged model takes seconds to parse, and a worker
+    (comments, chat QA) and the tests build several scorers from it. Models are never
+    changed after loading."""
+    try:
         with gzip.open(path, "rt", encoding="utf-8") as stream:
             document = json.load(stream)
     except FileNotFoundError:
