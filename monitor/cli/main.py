@@ -68,6 +68,7 @@ from monitor.text.training import (
     Example,
     Metrics,
     TrainingError,
+    TrainingResult,
     check_options,
     clean_text,
     train,
@@ -397,13 +398,18 @@ def train_command(
             raise
         except ValueError as error:  # scikit-learn's word for too little data
             raise TrainingError(f"cannot train on this data: {error}") from None
+    _write_model(result, model_file, {
+        "trained_on": sources, "tuned_on": dev or [], "strip_codes": sorted(coded),
+        "balance_sources": balance_sources,
+    })  # fmt: skip
+
+
+def _write_model(result: TrainingResult, model_file: Path, options: dict[str, Any]) -> None:
+    """Save the model with what it was trained on and how it measured, and print that."""
     metadata = {
-        "trained_on": sources,
-        "tuned_on": dev or [],
+        **options,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "negative_confidence": result.negative_confidence,
-        "strip_codes": sorted(coded),
-        "balance_sources": balance_sources,
         "held_out": {name: vars(metrics) for name, metrics in result.held_out.items()},
         "dev": {name: vars(metrics) for name, metrics in result.dev.items()},
     }
