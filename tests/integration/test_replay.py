@@ -41,3 +41,8 @@ def test_the_bundled_sample_opens_the_same_incidents_offline_and_in_the_stream(
     )
     streamed = sorted(opening(e["incident"]) for e in events if e["event"] == "opened")
     assert streamed == expected
+    # The sample's paid wave: 40 negative copies against 山海茶饮 would open a crisis if each
+    # counted; offline and in the stream it counts once and opens nothing.
+    (wave,) = offline.waves["山海茶饮"]
+    assert (wave.copies, wave.accounts, wave.negatives) == (40, 38, 40)
+    assert "山海茶饮" not in {brand for brand, *_ in streamed}
