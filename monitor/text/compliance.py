@@ -38,6 +38,7 @@ AFTER_WINDOW = 16  # characters of compacted text an `after` pattern may read
 LISTED = "listed"  # the rule name of a decision the term list made on its own
 PATTERN_PREFIX = "pattern:"  # the `term` of a hit a pattern rule found (no listed word)
 UNBOUNDED = re.compile(r"(?<!\\)[*+]|\{\d*,\}")  # a repetition without an upper bound
+CHARACTER_CLASS = re.compile(r"(?<!\\)\[\^?\]?(?:\\.|[^\]\\])*\]")  # [+➕] repeats nothing
 # Compaction joins clauses; words next to a term across one of these are not its context.
 CLAUSE_BREAK = re.compile(r"[，。！？；：,.!?;:\n、…|/（）()【】\[\]「」『』《》<>\"“”]")
 
@@ -219,7 +220,7 @@ def load_patterns(path: Path = LEXICONS / "adlaw.yaml") -> list[Pattern]:
     patterns = []
     for name, spec in (table.get("patterns") or {}).items():
         category = table["categories"][spec["category"]]
-        if UNBOUNDED.search(spec["pattern"]):
+        if UNBOUNDED.search(CHARACTER_CLASS.sub("", spec["pattern"])):
             raise ConfigError(f"adlaw.yaml pattern {name}: bound every repetition ({{0,8}})")
         entry = Term(
             term=PATTERN_PREFIX + str(name),
