@@ -400,11 +400,14 @@ def _clause_lines(source: str, matchable: Normalized) -> tuple[str, list[int]]:
     """The compacted text with a line break where a clause ends, and where those stand.
 
     A pattern's `.` does not match a line break, so 没有比.{0,8}更 cannot join two
-    clauses that compaction ran together; `breaks` are the break positions in the lines.
+    clauses that compaction ran together (a mark between digits, 9.9 or 1,000, ends none);
+    `breaks` are the break positions in the lines.
     """
     text, origin = matchable.text, matchable.origin
     cuts: list[int] = []
     for found in CLAUSE_BREAK.finditer(source):
+        if _in_number(source, found.start()):
+            continue
         cut = bisect.bisect_left(origin, found.start())  # the first character after it
         if 0 < cut < len(text) and (not cuts or cuts[-1] != cut):
             cuts.append(cut)
@@ -664,6 +667,11 @@ class _Decider:
             if cue_end - self._longest_cue >= end + ahead:
                 return False
         return False
+
+
+def _in_number(source: str, index: int) -> bool:
+    """Whether the mark at `index` stands between two digits (9.9元, 1,000, 10:30)."""
+    return 0 < index < len(source) - 1 and source[index - 1].isdigit() and source[index + 1].isdigit()
 
 
 def _one_clause(source: str, origin: Sequence[int], first: int, last: int) -> bool:

@@ -1,8 +1,16 @@
 import random
+from pathlib import Path
 
 import pytest
+import yaml
 
-from monitor.text.compliance import ComplianceChecker, Severity, default_checker
+from monitor.settings import ConfigError
+from monitor.text.compliance import (
+    ComplianceChecker,
+    Severity,
+    default_checker,
+    load_patterns,
+)
 from monitor.text.normalise import compact, normalize
 
 
@@ -99,6 +107,190 @@ def test_a_fixed_false_alarm_passes_the_description_and_still_flags_the_claim(
     assert passed.result == "pass", passed.as_dict()
     if rule is not None:
         assert rule in {item.rule for item in passed.passed}, passed.as_dict()
+
+
+# Claims no listed word makes, one pattern rule each (adlaw.yaml `patterns:`): the claim,
+# flagged by that pattern, and the look-alike a copywriter may write, passed.
+PATTERNS_BOTH_WAYS = [
+    ("no_better", "block", "没有比这更舒服的乳胶床垫了", "没有比陪伴家人更重要的事了"),
+    ("no_second", "block", "同价位里找不到第二台这么能打的手机", "没有第二次机会，请系好安全带"),
+    ("beyond_reach", "block", "降噪效果让同类产品难以企及", "同类产品一般需要充电2小时"),
+    ("better_than_all", "block", "续航比所有同类产品都强", "比上一代产品续航提升了20%"),
+    ("beats_all", "block", "画质超越所有国际大牌", "超越自我，每天进步一点点"),
+    ("nobody_matches", "block", "制冷速度无人可比，谁也比不上", "谁都可以轻松上手的料理机"),
+    ("metaphor_top", "block", "保温杯界的劳斯莱斯", "劳斯莱斯车主也在用的车载香薰"),
+    ("best_of_best", "block", "顶配中的顶配", "配件中的螺丝请妥善保管"),
+    ("hyperbole_peer", "block", "这套护肤品效果好到没朋友", "好朋友一起来拼单更划算"),
+    ("only_one_in_scope", "block", "全城仅此一家的温泉酒店", "全城配送，下单后两小时送达"),
+    ("leaders_use", "block", "中央领导都在喝的茶", "部门领导请在周五前提交报销单"),
+    ("organ_named", "block", "国家机关指定用茶", "政府服务大厅周末照常办公"),
+    ("expert_endorse", "block", "张教授团队推荐，每天两粒", "专家团队负责产品研发"),
+    ("crowd_endorse", "warn", "学霸都在用的笔记本", "学霸笔记整理方法分享"),
+    ("celebrity_endorse", "warn", "顶流明星都在用的气垫", "明星设计师操刀的新款连衣裙"),
+    ("disease_claim", "block", "石墨烯护膝，治关节炎效果好", "本品不适用于治疗疾病"),
+    ("health_metric", "block", "坚持喝，血糖慢慢恢复正常", "这款血压计可以测量血压和心率"),
+    ("lower_metric", "block", "这款茶包喝了能降尿酸", "痛风患者饮食要注意低嘌呤"),
+    ("cured", "block", "狗狗吃了这款粮，皮肤病全好了", "蛋糕烤好了，放凉再切"),
+    ("hair_and_height", "warn", "负离子吹风机，防止脱发", "吹风机有三档风速"),
+    ("toxin_out", "block", "酵素能排出体内毒素", "排出空气后密封保存"),
+    ("immunity", "warn", "这款奶粉能提高宝宝免疫力", "保健食品标注的保健功能为“增强免疫力”"),
+    (
+        "promised_return",
+        "block",
+        "养老公寓投资项目，承诺年化12%回报",
+        "我们不承诺年化收益，投资有风险",
+    ),
+    ("steady_return", "block", "本金100%安全，收益稳定可期", "收益与风险并存，请谨慎选择"),
+    (
+        "return_figure",
+        "warn",
+        "七日年化收益高达4.5%",
+        "基金过去五年年化收益为6.3%，数据来源于定期报告",
+    ),
+    (
+        "periodic_payout",
+        "block",
+        "每月躺赚三千，宝妈在家也能做",
+        "每天赚一点，积少成多是一种理财观念",
+    ),
+    ("easy_money", "block", "开奶茶加盟店，一年轻松赚百万", "轻松上手，新手也能做出好咖啡"),
+    ("principal_safe", "block", "跟投项目，本息无忧", "本金和收益以实际到账为准"),
+    ("sure_gain", "block", "数字藏品必升值，早买早赚", "价格一定会让你惊喜"),
+    ("doubling", "block", "买它就是买未来，三年翻一番", "三年质保，一年包换"),
+    ("beats_bank", "warn", "收益远超银行存款", "银行存款受存款保险保护"),
+    ("invest_payout", "block", "投10万每月返3000", "满100元返10元优惠券"),
+    ("refund_if_fail", "block", "一对一辅导，成绩不提高退全款", "报名费不退，请谨慎报名"),
+    ("score_guarantee", "block", "雅思保7分", "保温7小时"),
+    ("score_raise", "block", "保证孩子数学成绩提高20分", "老师保证每节课都认真备课"),
+    ("job_guarantee", "block", "这个培训班保证你找到高薪工作", "我们保证工作日48小时内发货"),
+    ("one_try", "block", "零基础也能一次拿证", "一次性付清学费可享九折"),
+    (
+        "sure_pass",
+        "block",
+        "学完这门课，孩子一定能考上重点高中",
+        "学完这门课，你会掌握Excel常用函数",
+    ),
+    ("pass_rate", "block", "考证班通过率高达99%", "通过率受多种因素影响"),
+    ("ward_off", "block", "佩戴这条手串，可以化解小人", "这条手串可以调节长度"),
+    ("luck_effect", "block", "开过光的手链，戴上财运亨通", "这个手串戴上很显气质"),
+    ("miss_and_wait", "warn", "错过这次再等一年，赶紧冲", "错过了早餐时间可以点外卖"),
+    ("price_rise", "warn", "直播间专享价，下播立刻涨价", "明天上新，敬请期待"),
+    (
+        "fake_prize",
+        "block",
+        "恭喜你获得一等奖，点击链接填写地址",
+        "恭喜获得本期读书打卡全勤奖的同学",
+    ),
+    ("hidden_cost", "warn", "免费领取，只需支付9.9元运费", "满99元包邮"),
+    ("contact_handle", "warn", "微❤信：xiaoli_8888", "规格：V2.0，支持蓝牙5.3"),
+    ("plus_contact", "warn", "想了解更多的宝子们可以+V详聊", "SPF50+ PA++++，适合户外"),
+    ("add_contact", "warn", "加我卫星，带你赚钱", "加入购物车，下单更方便"),
+    ("official_account", "warn", "关注我的公众号领取完整资料", "关注店铺，第一时间获取上新消息"),
+    ("group_invite", "warn", "评论区扣1，我拉你进福利群", "带你走进群山之间的小村庄"),
+    ("private_message", "warn", "私我拿内部优惠价", "请在平台内私信客服咨询售后"),
+    ("profile_contact", "warn", "主页有联系方式", "店铺主页有新品上架"),
+    (
+        "same_name_elsewhere",
+        "warn",
+        "蓝色软件搜同名店铺有更多款式",
+        "搜索店铺名即可找到我们的旗舰店",
+    ),
+]
+
+
+@pytest.mark.parametrize(("pattern", "severity", "violation", "look_alike"), PATTERNS_BOTH_WAYS)
+def test_each_pattern_catches_its_claim_and_passes_its_look_alike(
+    checker: ComplianceChecker, pattern: str, severity: str, violation: str, look_alike: str
+) -> None:
+    caught = checker.check(violation)
+    assert "pattern:" + pattern in {hit.rule for hit in caught.hits}, caught.as_dict()
+    assert caught.result == severity
+    passed = checker.check(look_alike)
+    assert passed.result == "pass", passed.as_dict()
+
+
+def test_every_pattern_of_the_lexicon_has_its_two_way_test() -> None:
+    assert {p.name for p in load_patterns()} == {row[0] for row in PATTERNS_BOTH_WAYS}
+
+
+def test_a_pattern_hit_says_its_name_and_why_at_its_place_in_the_original(
+    checker: ComplianceChecker,
+) -> None:
+    copy = "有需要的姐妹，微❤信：xiaoli_8888"
+    (hit,) = checker.check(copy).hits
+    assert copy[hit.start : hit.end] == hit.text == "微❤信：xiaoli_8888"
+    assert (hit.rule, hit.entry.term, hit.entry.category) == (
+        "pattern:contact_handle", "pattern:contact_handle", "offplatform")  # fmt: skip
+    assert "站外" in hit.why and hit.entry.suggestion
+
+
+def test_a_pattern_does_not_join_two_clauses(checker: ComplianceChecker) -> None:
+    """Compaction runs 没有比较。这更… together; a pattern reads one clause at a time."""
+    assert checker.check("没有比较。这更适合你").result == "pass"
+    assert checker.check("没有比这更适合你的").blocked
+    assert checker.check("只需支付9.9元运费").result == "warn"  # 9.9 is one number
+
+
+def test_the_rules_of_a_category_decide_its_pattern_hits_too(
+    checker: ComplianceChecker,
+) -> None:
+    """不承诺年化收益 is the compliant sentence; the negation rule passes the pattern's hit."""
+    verdict = checker.check("我们不承诺年化收益")
+    assert verdict.result == "pass"
+    assert [(item.term, item.rule) for item in verdict.passed] == [
+        ("pattern:promised_return", "negated")]  # fmt: skip
+
+
+def test_an_unbounded_pattern_is_refused(tmp_path: Path) -> None:
+    lexicon = tmp_path / "adlaw.yaml"
+    spec = {"category": "absolute", "why": "x", "then": "block"}
+    for pattern, refused in [("没有比.*更", True), ("没有比.{0,8}更", False), ("[+➕]v", False)]:
+        lexicon.write_text(yaml.safe_dump(
+            {"categories": {"absolute": {"name": "n", "basis": "b", "suggestion": "s"}},
+             "patterns": {"p": {**spec, "pattern": pattern}}}, allow_unicode=True))  # fmt: skip
+        if refused:
+            with pytest.raises(ConfigError, match="bound every repetition"):
+                load_patterns(lexicon)
+        else:
+            assert [p.pattern for p in load_patterns(lexicon)] == [pattern]
+
+
+# Context rules that pass a description, each both ways: the claim still flagged, and the
+# description passed by the rule named.
+CONTEXT_ROWS = [
+    ("advice", "block", "最好的羊毛衫就在这里", "这款羊毛衫最好平铺晾干，不要悬挂"),
+    ("history_fact", "block", "本地最早的咖啡品牌", "这座古镇最早建于明代"),
+    ("place_nickname", "block", "中华第一品牌", "游览“中华第一街”中央大街"),
+    ("first_customer", "warn", "游泳比赛第一名", "每天第一名下单的顾客可获得一份小礼品"),
+    ("medical_disclaimer", "block", "这款茶能治疗失眠", "本品为普通食品，不具有疾病预防和治疗功能"),
+    ("job_title", "warn", "首席品质，值得信赖", "首席设计师亲自操刀的秋冬系列"),
+    ("free_offer", "warn", "免费领取，只差一步", "到店可免费领取一份小样"),
+    ("fraud_notice", "warn", "加V领优惠", "加V领优惠是诈骗，请勿相信"),
+    ("self_scope", "block", "最大的电视", "我们最大的心愿是大家吃得放心"),
+    ("attitude", "block", "永远不会褪色的面料", "我们永远站在消费者这一边"),
+    ("business_terms", "warn", "独家技术，值得信赖", "独家代理需要授权书"),
+    ("season_and_place", "warn", "最美的手机壳", "这座城市最美的季节是秋天"),
+    ("factual_span", "warn", "最美的倒车影像", "倒车影像可显示车后最远3米的距离"),
+    ("motto_after", "block", "品质第一的好茶", "品质是我们的第一追求"),
+    ("summit_place", "block", "品质之巅的手冲咖啡", "清晨登上泰山之巅看日出"),
+    ("motif", "block", "摆上它，招财又旺运", "招财进宝是传统的吉祥图案"),
+    ("ordinal", "block", "全国第一的学步鞋", "孩子人生中的第一双学步鞋"),
+    ("plain_language", "block", "美白效果永久保持", "会员积分永久有效"),
+    ("not_contact", "warn", "扫码加好友领红包", "进入景区后请扫码购票"),
+    ("negated_nearby", "block", "这款理财没有任何风险", "本平台不提供任何形式的保本理财"),
+    ("fraud_notice", "block", "保本保收益的理财", "请勿相信任何声称保本保收益的理财广告"),
+    ("own_taste", "warn", "最爱的面霜，全网好评", "全家最爱吃的红烧鱼"),
+]
+
+
+@pytest.mark.parametrize(("rule", "severity", "violation", "look_alike"), CONTEXT_ROWS)
+def test_a_context_rule_passes_the_description_and_leaves_the_claim(
+    checker: ComplianceChecker, rule: str, severity: str, violation: str, look_alike: str
+) -> None:
+    assert checker.check(violation).result == severity, checker.check(violation).as_dict()
+    passed = checker.check(look_alike)
+    assert passed.result == "pass", passed.as_dict()
+    assert rule in {item.rule for item in passed.passed}, passed.as_dict()
 
 
 def test_best_followed_by_de_is_a_claim_even_after_you(checker: ComplianceChecker) -> None:
