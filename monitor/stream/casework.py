@@ -253,6 +253,12 @@ def add_casework(
                 return url
         return None
 
+    def peers() -> list[str]:
+        """The web addresses of the group's other workers, in its assignment: the
+        console's board, silences and drills show what each of them holds."""
+        me = URL(str(app.conf.canonical_url))
+        return sorted(url for url in app.assignor.tables_metadata() if URL(url) != me)
+
     people = {secret(env, p.token_env): p.name for p in settings.alerts.console_people}
 
     def holds(case_id: str) -> bool:
@@ -260,6 +266,7 @@ def add_casework(
         return stored is not None and owns(stored["brand"])
 
     console = Console(responder, respond, signer, token, settings.alerts.public_url, clock,
-                      save_silence, start_drill, brands, owner_of, people, holds)  # fmt: skip
+                      save_silence, start_drill, brands, owner_of, people, holds,
+                      peers)  # fmt: skip
     register_console(app, console, checker, Offload("console", MAX_CHECKS_WAITING), count_check)
     return work

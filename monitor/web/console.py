@@ -8,6 +8,7 @@ GET|POST /console/sign-in, POST /console/sign-out
 GET|POST /console/compliance            copy checked in place (signed in)
 GET|POST /console/silences, POST /console/silences/{id}/expire   (signed in)
 GET|POST /console/drills                a drill started, and how fast it was handled
+GET  /console/rows/{board|drills|silences}   this worker's own rows of those pages, as JSON
 GET  /console/static/{name}             the console's own CSS and JS
 
 Getting in: the link in an alert is signed for its incident and the person paged, and
@@ -15,10 +16,16 @@ expires (`monitor.signing`); everything else needs a sign-in with the API token,
 becomes a signed session cookie (HttpOnly, SameSite=Strict, Secure behind https).
 Opening a page never changes anything (link scanners fetch URLs before people do):
 actions are POSTs carrying a CSRF token tied to the credential, from the same origin.
+
+Several workers: a case lives on the worker that owns its brand's partition. A request for
+one case is passed on to its owner; the board, silences and drills ask every other worker of the
+group for its rows at once (with the visitor's own session, checked there) and say which
+did not answer in time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from collections import deque
@@ -65,6 +72,18 @@ SESSION_HOURS = 12
 SIGN_IN_TRIES_PER_MINUTE = 5
 FORM_BYTES = 9 * MAX_COPY_CHARS + 64 * 1024  # form-encoded Chinese: 9 bytes a character
 FORWARD_SECONDS = 30.0
+PEER_SECONDS = 3.0  # a page asking every worker waits this long for the slowest
+# What a row from another worker must carry to be shown (a worker of another version may
+# answer with rows of another shape: those are left out, and the page says so)
+ROW_KEYS = {
+    "board": frozenset({"id", "brand", "cause", "level", "state", "drill", "detected",
+                        "detected_at", "facts", "next", "next_due", "minutes_left",
+                        "on_duty_name"}),
+    "drills": frozenset({"id", "brand", "state", "detected", "detected_at", "to_page",
+                         "to_ack"}),
+    "silences": frozenset({"id", "brand", "level", "starts_at", "ends_at", "created_by",
+                           "comment", "from", "until"}),
+}  # fmt: skip
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'",
@@ -108,8 +127,10 @@ class Console:
         owner_of: Callable[[str], str | None] = lambda case_id: None,
         people: Mapping[str, str] | None = None,
         holds: Callable[[str], bool] | None = None,
+        peers: Callable[[], Sequence[str]] = lambda: (),
     ) -> None:
         self.owner_of = owner_of
+        self.peers = peers  # the web addresses of the group's other workers, now
         # A worker keeps the cases of partitions it gave up in memory: only those of the
         # partitions it owns now are its to show and act on
         self.holds = holds or (lambda case_id: case_id in responder.cases)
@@ -208,18 +229,29 @@ class Console:
             "detected": _clock(summary["detected_at"], zone),
         }
 
-    def silences(self) -> dict[str, Any]:
-        now = self.clock()
-        listed = sorted(self.responder.active_silences(), key=lambda s: s.ends_at, reverse=True)
+    def silence_rows(self) -> list[dict[str, Any]]:
         zone = self.zone()
+        return [_silence_row(silence, zone) for silence in self.responder.active_silences()]
+
+    def silences(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        now = self.clock()
+        rows.sort(key=lambda row: datetime.fromisoformat(row["ends_at"]), reverse=True)
+        ended = [row for row in rows if datetime.fromisoformat(row["ends_at"]) <= now]
         return {
-            "active": [_silence_row(s, zone) for s in listed if s.starts_at <= now < s.ends_at],
-            "ended": [_silence_row(s, zone) for s in listed if s.ends_at <= now][:20],
+            "active": [row for row in rows if datetime.fromisoformat(row["starts_at"]) <= now
+                       and row not in ended],
+            "ended": ended[:20],
             "brands": self.brands,
             "levels": LEVELS,
-        }
+        }  # fmt: skip
 
-    def drills(self) -> dict[str, Any]:
+    def rows(self, kind: str) -> list[dict[str, Any]]:
+        """This worker's own rows of a page that shows every worker's (`ROW_KEYS`): its
+        part of its own page, and its answer to the other workers' fan-out."""
+        return {"board": self.board_rows, "drills": self.drill_rows,
+                "silences": self.silence_rows}[kind]()  # fmt: skip
+
+    def drill_rows(self) -> list[dict[str, Any]]:
         cases = [
             c for c in list(self.responder.cases.values()) if c.get("drill") and self.holds(c["id"])
         ]
@@ -228,28 +260,60 @@ class Console:
         zone = self.zone()
         for row, case in zip(rows, documents, strict=True):
             row |= {"brand": case["brand"], "detected": _clock(case["detected_at"], zone)}
+        return rows
+
+    def board_rows(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        documents = [d for d in list(self.responder.cases.values()) if self.holds(d["id"])]
+        return [_board_row(Case.from_dict(document), now) for document in documents]
+
+    async def everywhere(self, kind: str, visitor: Visitor) -> tuple[list[dict[str, Any]], int]:
+        """Every worker's rows of `kind`, asked at once with the visitor's session (each
+        worker checks it itself), and how many other workers did not answer in time."""
+        peers = list(self.peers())
+        if not peers:
+            return self.rows(kind), 0
+        cookie = {"Cookie": f"{SESSION_COOKIE}={visitor.credential}", FORWARDED: "1"}
+        async with httpx.AsyncClient(timeout=PEER_SECONDS, headers=cookie) as client:
+            answers = await asyncio.gather(*(_peer_rows(client, url, kind) for url in peers))
+        rows = {row["id"]: row for answer in answers if answer for row in answer}
+        rows |= {row["id"]: row for row in self.rows(kind)}  # its own, if both claim one
+        return list(rows.values()), sum(answer is None for answer in answers)
+
+    def drills(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         rows.sort(key=lambda row: str(row["detected_at"]), reverse=True)
         return {"rows": rows, "brands": self.brands}
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.responder.playbook.rotation.timezone)
 
-    def board(self, query: Mapping[str, str]) -> dict[str, Any]:
-        now = self.clock()
+    def board(self, query: Mapping[str, str], rows: list[dict[str, Any]]) -> dict[str, Any]:
         wanted = {name: query.get(name) or None for name in ("brand", "level", "state")}
-        documents = [d for d in list(self.responder.cases.values()) if self.holds(d["id"])]
-        cases = [Case.from_dict(document) for document in documents]
-        shown = [c for c in cases if all(v in (None, getattr(c, k)) for k, v in wanted.items())]
-        rows = [_board_row(case, now) for case in shown]
-        rows.sort(key=lambda row: (-LEVELS.index(row["level"]), row["detected_at"]))
+        shown = [row for row in rows if all(v in (None, row[k]) for k, v in wanted.items())]
+        shown.sort(key=lambda row: (-LEVELS.index(row["level"]), row["detected_at"]))
         return {
-            "open": [row for row in rows if row["state"] not in CLOSED],
-            "closed": [row for row in rows if row["state"] in CLOSED],
-            "brands": sorted({case.brand for case in cases}),
+            "open": [row for row in shown if row["state"] not in CLOSED],
+            "closed": [row for row in shown if row["state"] in CLOSED],
+            "brands": sorted({row["brand"] for row in rows}),
             "wanted": wanted,
             "levels": LEVELS,
             "states": ["open", "acknowledged", "statement", *sorted(CLOSED)],
         }
+
+
+async def _peer_rows(client: httpx.AsyncClient, url: str, kind: str) -> list[dict[str, Any]] | None:
+    """Another worker's own rows, or None when it does not answer in time, refuses, or
+    answers with something this worker cannot show."""
+    try:
+        answer = await client.get(f"{url.rstrip('/')}/console/rows/{kind}")
+        rows = answer.json()["rows"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+    if answer.status_code != 200 or not isinstance(rows, list):
+        return None
+    shown = [row for row in rows if isinstance(row, dict) and ROW_KEYS[kind] <= row.keys()]
+    levels_known = kind != "board" or all(row["level"] in LEVELS for row in shown)
+    return shown if len(shown) == len(rows) and levels_known else None
 
 
 class SignInTries:
@@ -315,10 +379,12 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             return self.html("", status=303, headers={**SECURITY_HEADERS, "Location": location,
                                                       **(headers or {})})  # fmt: skip
 
-        async def signed_form(self, request: Request) -> tuple[Visitor, dict[str, str]]:
+        async def signed_form(
+            self, request: Request, body: bytes | None = None
+        ) -> tuple[Visitor, dict[str, str]]:
             """The form of a signed-in visitor, from one of our pages (else a 403)."""
             visitor = console.visitor(request)
-            form = await _form(request)
+            form = _parsed_form(await read_body(request, FORM_BYTES) if body is None else body)
             if visitor is None or not visitor.signed_in:
                 raise ActionError(403, "sign in first")
             if not console.form_is_ours(request, visitor, form):
@@ -330,19 +396,31 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             answer comes back (a link in an alert reaches whichever worker it reaches).
             Called once the visitor's credential was checked here."""
             owner = console.owner_of(case_id)
-            raw = cast(web.Request, request)
-            if owner is None or raw.headers.get(FORWARDED):
+            if owner is None or cast(web.Request, request).headers.get(FORWARDED):
                 return self.refuse(request, 404, "no_incident")
+            return await self.passed_on(request, [owner], body, "no_incident")
+
+        async def passed_on(self, request: Request, workers: Sequence[str], body: bytes,
+                            missing: str) -> Response:  # fmt: skip
+            """The request as it came, to each of `workers` in turn until one has what it
+            names (answers other than 404), and that one's answer; else a 404 (`missing`)."""
+            raw = cast(web.Request, request)
             headers = {k: v for k, v in raw.headers.items() if k.lower() not in HOP_BY_HOP}
-            url = owner.rstrip("/") + str(raw.rel_url)
+            answer = None
             try:
                 async with httpx.AsyncClient(timeout=FORWARD_SECONDS) as client:
-                    answer = await client.request(
-                        raw.method, url, content=body, headers={**headers, FORWARDED: "1"}
-                    )
+                    for worker in workers:
+                        answer = await client.request(
+                            raw.method, worker.rstrip("/") + str(raw.rel_url), content=body,
+                            headers={**headers, FORWARDED: "1"},
+                        )  # fmt: skip
+                        if answer.status_code != 404:
+                            break
             except httpx.HTTPError as error:
                 return self.page(request, "message.html", 502, why="owner_unreachable",
                                  detail=type(error).__name__)  # fmt: skip
+            if answer is None:
+                return self.refuse(request, 404, missing)
             kept = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_BACK}
             kind = kept.pop("content-type", "text/html").split(";")[0]
             return self.bytes(answer.content, content_type=kind, status=answer.status_code,
@@ -412,10 +490,22 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             if visitor is None:
                 return self.sign_in_first(request)
             query = cast(web.Request, request).query
-            context = console.board(query)
+            rows, missing = await console.everywhere("board", visitor)
             template = "board_list.html" if query.get("fragment") else "board.html"
             return self.page(request, template, visitor=visitor, csrf=console.csrf(visitor),
-                             **context)  # fmt: skip
+                             missing=missing, **console.board(query, rows))  # fmt: skip
+
+    @app.page("/console/rows/{kind}")
+    class Rows(View):
+        async def get(self, request: Request, kind: str) -> Response:
+            """This worker's own rows of the board or the drills, for another worker's page
+            (`Console.everywhere`): for a signed-in session only, never asked on again."""
+            visitor = console.visitor(request)
+            if visitor is None or not visitor.signed_in:
+                return self.json({"error": "sign in first"}, status=403)
+            if kind not in ROW_KEYS:
+                return self.json({"error": f"no rows called {kind[:40]!r}"}, status=404)
+            return self.json({"rows": console.rows(kind)}, headers=SECURITY_HEADERS)
 
     @app.page("/console/sign-in")
     class SignIn(Page):
@@ -470,8 +560,9 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             visitor = console.visitor(request)
             if visitor is None:
                 return self.sign_in_first(request)
-            return self.page(request, "silences.html", visitor=visitor,
-                             csrf=console.csrf(visitor), **console.silences())  # fmt: skip
+            rows, missing = await console.everywhere("silences", visitor)
+            return self.page(request, "silences.html", visitor=visitor, missing=missing,
+                             csrf=console.csrf(visitor), **console.silences(rows))  # fmt: skip
 
         async def post(self, request: Request) -> Response:
             visitor, form = await self.signed_form(request)
@@ -483,11 +574,13 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
     @app.page("/console/silences/{silence_id}/expire")
     class ExpireSilence(Page):
         async def post(self, request: Request, silence_id: str) -> Response:
-            await self.signed_form(request)
+            body = await read_body(request, FORM_BYTES)
+            await self.signed_form(request, body)
             stored = console.responder.silences.get(silence_id)
-            if stored is None:
-                return self.page(request, "message.html", 404, why="bad_request",
-                                 detail=f"no silence {silence_id}")  # fmt: skip
+            if stored is None and cast(web.Request, request).headers.get(FORWARDED):
+                return self.refuse(request, 404, "no_silence")
+            if stored is None:  # listed from another worker (`Console.everywhere`)
+                return await self.passed_on(request, console.peers(), body, "no_silence")
             silence = Silence.from_dict(stored)
             ended = replace(silence, ends_at=min(silence.ends_at, console.clock()))
             await console.save_silence(ended)
@@ -501,9 +594,10 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
                 return self.sign_in_first(request)
             query = cast(web.Request, request).query
             started = {"brand": query.get("started", ""), "size": query.get("size", "")}
+            rows, missing = await console.everywhere("drills", visitor)
             return self.page(request, "drills.html", visitor=visitor, csrf=console.csrf(visitor),
-                             started=started if started["brand"] else None,
-                             **console.drills())  # fmt: skip
+                             started=started if started["brand"] else None, missing=missing,
+                             **console.drills(rows))  # fmt: skip
 
         async def post(self, request: Request) -> Response:
             _, form = await self.signed_form(request)
@@ -572,11 +666,13 @@ def _done_state(action: str) -> str | None:
 
 
 def _board_row(case: Case, now: datetime) -> dict[str, Any]:
+    """What the board shows of a case, JSON as it is (it travels between workers)."""
     summary = case.summary(now)
     pending = [d for d in summary["deadlines"] if not d["met"]]
     next_due = min((datetime.fromisoformat(d["due"]) for d in pending), default=None)
     zone = ZoneInfo(summary["timezone"])
-    return {**summary, "detected": _clock(summary["detected_at"], zone),
+    facts = {k: v for k, v in summary["facts"].items() if k in ("negatives", "threshold")}
+    return {**summary, "facts": facts, "detected": _clock(summary["detected_at"], zone),
             "next": next((d["deadline"] for d in pending if datetime.fromisoformat(d["due"])
                           == next_due), None),
             "next_due": _clock(next_due.isoformat(), zone) if next_due else None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -338,3 +339,60 @@ def test_a_link_opened_on_the_other_worker_shows_and_acknowledges_the_case(
     assert "已记录：已确认" in page.inner_text("main")
     acknowledged = volume_case(owner)
     assert acknowledged is not None and acknowledged["state"] == "acknowledged"
+
+
+def reloaded_shows(page: Page, text: str) -> bool:
+    page.reload()
+    return text in page.inner_text("main")
+
+
+def test_every_worker_shows_every_case_silence_and_drill(
+    make_pipeline: MakePipeline, browser: Browser, shots: Path
+) -> None:
+    """Two workers: the board, the silences and the drills of either show both workers'
+    cases; a worker that does not answer is said on the page, and the page still works."""
+    alerts = {"playbook": str(DEFAULT_PLAYBOOK), "tick_seconds": 0.5,
+              "sinks": [{"name": "console", "kind": "console"}]}  # fmt: skip
+    pipeline = make_pipeline(4, alerts=alerts, env=ENV)
+    first, second = pipeline.start_worker(), pipeline.start_worker()
+    wait_for(lambda: all(w.get("/health").get("assigned_partitions") for w in (first, second)),
+             "both workers to own partitions")  # fmt: skip
+    pipeline.produce(eleven_negatives())
+    owner = wait_for(lambda: next((w for w in (first, second) if volume_case(w)), None),
+                     "the incident to open on one of them")  # fmt: skip
+    other = second if owner is first else first
+
+    page = signed_in(browser, other, "")
+    assert "云朵咖啡" in page.locator("#board").inner_text()
+    page.get_by_role("link", name=re.compile("云朵咖啡")).first.click()
+    assert "云朵咖啡" in page.locator("h1").inner_text()  # the owner's page, through this one
+
+    page.goto(f"http://127.0.0.1:{other.web_port}/console/silences")
+    page.get_by_label("品牌").select_option("云朵咖啡")
+    page.get_by_label("时长（分钟）").fill("30")
+    page.get_by_label("说明").fill("两台都看得到")
+    page.get_by_role("button", name="添加静默").click()
+    on_owner = signed_in(browser, owner, "silences")
+    assert "两台都看得到" in on_owner.inner_text("main")
+    on_owner.get_by_role("button", name="立即结束").click()  # ended on the worker that has it
+    assert "已结束的静默" in on_owner.inner_text("main")
+    assert not any(s["active"] for s in call(other, "GET", "/silences")[1]["silences"])
+
+    page.goto(f"http://127.0.0.1:{other.web_port}/console/drills")
+    page.get_by_label("品牌").select_option("山海茶饮")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="开始演练").click()
+    for shown, worker in ((page, other), (on_owner, owner)):
+        shown.goto(f"http://127.0.0.1:{worker.web_port}/console/drills")
+        wait_for(lambda shown=shown: reloaded_shows(shown, "演练·山海茶饮"), "the drill on both")
+
+    owner.process.send_signal(signal.SIGSTOP)  # it holds the case and answers nothing
+    try:
+        answer = page.goto(f"http://127.0.0.1:{other.web_port}/console/")
+        assert answer is not None and answer.status == 200
+        assert "另一个节点暂时无法访问" in page.inner_text("main")
+        look(page, shots, "board-one-missing")
+        page.goto(f"http://127.0.0.1:{other.web_port}/console/?lang=en")
+        assert "1 other worker(s) did not answer" in page.inner_text("main")
+    finally:
+        owner.process.send_signal(signal.SIGCONT)
