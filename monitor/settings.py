@@ -191,6 +191,12 @@ class TopicNames(_Frozen):
     alert_dead_letter: str = Field(
         "guanchao-alert-dead-letter", description="Alerts a sink refused after every retry."
     )
+    conversations: str = Field(
+        "guanchao-conversations", description="Customer-service conversation records (JSON) in."
+    )
+    qa_cases: str = Field(
+        "guanchao-qa-cases", description="QA cases out: sampled conversations below the pass mark."
+    )
 
 
 def _web_address(value: str) -> str:
@@ -370,6 +376,11 @@ class QASettings(_Frozen):
         {}, description="Per-shop sample rate overriding sample_rate (shop name → fraction)."
     )
     pass_mark: int = Field(85, ge=0, le=100, description="A score below this fails.")
+    shops: tuple[str, ...] = Field(
+        (),
+        description="Shops named in the QA metrics (with those in shop_rates); any other "
+        "shop is counted as `other`, so a shop name in a record never makes a new series.",
+    )
     weights: QAWeights = QAWeights()
     first_response_seconds: float = Field(
         60.0, gt=0, description="Target: the first agent reply within this after the customer."
@@ -383,6 +394,11 @@ class QASettings(_Frozen):
         description="The customer's last turn this much lower than their first, in log-odds "
         "of P(positive), and negative, ends worse (0.7: the odds of positive halve).",
     )
+
+    @property
+    def metric_shops(self) -> tuple[str, ...]:
+        """The shops the metrics name: listed in `shops` or given their own rate."""
+        return tuple(dict.fromkeys((*self.shops, *self.shop_rates)))
 
 
 class Settings(_Frozen):

@@ -24,7 +24,8 @@ from prometheus_client.registry import Collector
 from monitor.casework.playbook import DEADLINES
 from monitor.detect.counting import Counts
 from monitor.detect.records import REASONS
-from monitor.settings import LEVELS, OTHER, Settings, is_drill
+from monitor.qa.intake import Reviewed
+from monitor.settings import LEVELS, OTHER, QAWeights, Settings, is_drill
 
 PLATFORMS = ("weibo", "douyin", "xiaohongshu", "channels", "wechat", "wecom", "bilibili",
              "zhihu", "other")  # fmt: skip
@@ -34,6 +35,9 @@ STEPS = ("opened", "level_changed", "reminder", "page", "deadline_missed", "ackn
          "statement", "resolved", "false_alarm")  # fmt: skip
 DELIVERY_RESULTS = ("sent", "digest", "failed", "dead_lettered")
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+QA_STEPS = ("received", "sampled", "scored", "failed")
+QA_KINDS = tuple(QAWeights.model_fields)  # every deduction kind has a weight
+QA_SCORE_BUCKETS = (40.0, 50.0, 60.0, 70.0, 80.0, 85.0, 90.0, 95.0, 100.0)
 
 
 @dataclass
@@ -55,6 +59,9 @@ class StreamStats:
     compliance: Counter[str] = field(default_factory=Counter)  # pass, warn, block
     mentions: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     crisis_hits: Counter[str] = field(default_factory=Counter)
+    qa_conversations: Counter[tuple[str, str]] = field(default_factory=Counter)  # (shop, step)
+    qa_deductions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (shop, kind)
+    qa_refused: Counter[str] = field(default_factory=Counter)  # reason class
     broker_down_since: datetime | None = None
     broker_error: str = ""
 
@@ -119,6 +126,16 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.shops = (*settings.qa.metric_shops, OTHER)
+        self.qa_score = Histogram(
+            "guanchao_qa_score",
+            "Scores (0-100) of the sampled conversations, by shop.",
+            ["shop"],
+            buckets=QA_SCORE_BUCKETS,
+            registry=self.registry,
+        )
+        for shop in self.shops:  # from zero, like the counters
+            self.qa_score.labels(shop)
         self.registry.register(_StateCollector(self))
 
     def mention(self, brand: str, platform: str, label: str, crisis_hits: int) -> None:
@@ -128,6 +145,23 @@ class Metrics:
         brand = bounded(brand, self.brands)
         self.stats.mentions[(brand, bounded(platform, PLATFORMS), label)] += 1
         self.stats.crisis_hits[brand] += crisis_hits
+
+    def conversation(self, reviewed: Reviewed) -> None:
+        """One record of the conversations topic: refused (by reason class), or counted by
+        shop through the steps it reached, with its deductions by kind."""
+        if reviewed.dead is not None and not reviewed.sampled:
+            self.stats.qa_refused[reviewed.dead.reason] += 1
+            return
+        shop = bounded(reviewed.shop, self.shops)
+        result = reviewed.result
+        steps = ("received", "sampled" if reviewed.sampled else "", "scored" if result else "",
+                 "failed" if result and not result.passed else "")  # fmt: skip
+        self.stats.qa_conversations.update((shop, step) for step in steps if step)
+        if reviewed.dead is not None:  # sampled, and the scorer failed on it: our bug
+            self.stats.qa_refused[reviewed.dead.reason] += 1
+        if result is not None:
+            self.stats.qa_deductions.update((shop, d.kind) for d in result.deductions)
+            self.qa_score.labels(shop).observe(result.score)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -167,6 +201,7 @@ class _StateCollector(Collector):
                                 "1 while the broker answers this worker, 0 while it does not.",
                                 value=int(stats.broker_down_since is None))  # fmt: skip
         yield from self._brands()
+        yield from self._qa()
         yield from self._cases()
         lag = GaugeMetricFamily("guanchao_consumer_lag", "Records not yet read, per topic.",
                                 labels=["topic"])  # fmt: skip
@@ -225,6 +260,25 @@ class _StateCollector(Collector):
                 waves.add_metric([brand], len(totals.waves))
                 copies.add_metric([brand], sum(wave.copies for wave in totals.waves))
         yield from (negatives, threshold, waves, copies)
+
+    def _qa(self) -> Iterator[CounterMetricFamily]:
+        stats, shops = self.metrics.stats, self.metrics.shops
+        yield _counter(
+            "qa_conversations",
+            "Conversations read, sampled, scored and failed (below the pass mark).",
+            ["shop", "step"],
+            stats.qa_conversations,
+            product(shops, QA_STEPS),
+        )
+        yield _counter(
+            "qa_deductions",
+            "Deductions in scored conversations, by kind.",
+            ["shop", "kind"],
+            stats.qa_deductions,
+            product(shops, QA_KINDS),
+        )
+        yield _counter("qa_refused", "Conversation records refused (dead-lettered) by reason.",
+                       ["reason"], stats.qa_refused, REASONS)  # fmt: skip
 
     def _cases(self) -> Iterator[GaugeMetricFamily]:
         open_by_level = Counter(

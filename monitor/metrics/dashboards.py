@@ -51,6 +51,9 @@ SET_VARIABLE = _variable(
 PLATFORM_VARIABLE = _variable(
     "platform", "Platform", "label_values(guanchao_mentions_total, platform)", True
 )
+SHOP_VARIABLE = _variable(
+    "shop", "Shop", "label_values(guanchao_qa_conversations_total, shop)", True
+)
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,39 @@ PIPELINE: list[str | Graph] = [
 ]  # fmt: skip
 
 
+SHOP = 'shop=~"$shop"'
+
+
+def _conversations(step: str = "") -> str:
+    """The QA conversations counter of the chosen shops, at one step or all."""
+    where = f'{SHOP}, step="{step}"' if step else SHOP
+    return f"guanchao_qa_conversations_total{{{where}}}"
+
+
+QA_SCORES = f"sum by (le) (increase(guanchao_qa_score_bucket{{{SHOP}}}[1d]))"
+QA: list[str | Graph] = [
+    "Conversations (客服质检)",
+    Graph("Conversations per hour: read, sampled, scored, failed",
+          {"{{step}}": f"sum by (step) (increase({_conversations()}[1h]))"}, width=16),
+    Graph("Failed share of scored conversations (last day)",
+          {"failed": f'sum(increase({_conversations("failed")}[1d])) '
+                     f'/ sum(increase({_conversations("scored")}[1d]))'}, SHARE, width=8,
+          kind=Stat),
+    Graph("Failed conversations by shop (last day)",
+          {"{{shop}}": f'sum by (shop) (increase({_conversations("failed")}[1d]))'}),
+    Graph("Scores of sampled conversations (last day)", {
+        "p10": f"histogram_quantile(0.1, {QA_SCORES})",
+        "median": f"histogram_quantile(0.5, {QA_SCORES})",
+    }),
+    "Why conversations lose points",
+    Graph("Deductions by kind (last day)",
+          {"{{kind}}":
+           f"sum by (kind) (increase(guanchao_qa_deductions_total{{{SHOP}}}[1d]))"}),
+    Graph("Refused conversation records by reason (last hour)",
+          {"{{reason}}": "sum by (reason) (increase(guanchao_qa_refused_total[1h]))"}),
+]  # fmt: skip
+
+
 def _board(
     uid: str, title: str, variables: list[QueryVariable], items: list[str | Graph]
 ) -> Dashboard:
@@ -178,6 +214,7 @@ def build() -> dict[str, str]:
                               CRISIS),
         "pipeline.json": _board("guanchao-pipeline", "Guanchao · Pipeline health", [],
                                 PIPELINE),
+        "qa.json": _board("guanchao-qa", "Guanchao · Customer-service QA", [SHOP_VARIABLE], QA),
     }  # fmt: skip
     return {
         name: json.dumps(json.loads(JSONEncoder(sort_keys=True).encode(board.build())),

@@ -3,6 +3,7 @@ playbook's agent, timer and dispatchers are added by `monitor.stream.casework`.
 
 comments ─► enrich ─► scored (keyed and partitioned by brand) ─► count ─► incidents ─► casework
                 └─► dead letters (original bytes, reason in the headers)
+conversations ─► QA review ─► qa-cases (`monitor.stream.qa`)
 
 State lives in tables whose changelog partition is the brand's partition, so a worker
 that restarts, or one that takes over a partition, rebuilds exactly the counts, baseline,
@@ -57,6 +58,7 @@ from monitor.settings import Settings
 from monitor.stream.brokerwatch import BrokerProbe
 from monitor.stream.casework import add_casework
 from monitor.stream.ingest import bootstrap_servers
+from monitor.stream.qa import add_qa
 from monitor.stream.tables import publish, recover_tail, until_stored, write_table
 from monitor.text.compliance import default_checker
 from monitor.web.api import register_compliance
@@ -155,6 +157,7 @@ def build_app(
                             send_dead_letter, checker, count_check)  # fmt: skip
     metrics = Metrics(settings, stats, counts, lambda: casework.open_cases(partitions),
                       lambda: _lag(app))  # fmt: skip
+    add_qa(app, settings, enricher.scorer, metrics, clock, send_dead_letter)
 
     @app.agent(comments)
     async def enrich(events_stream: StreamT[bytes]) -> None:

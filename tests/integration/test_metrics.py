@@ -111,7 +111,9 @@ def monitored(make_pipeline: MakePipeline, tmp_path: Path) -> Iterator[tuple[Wor
 
 
 def substituted(expr: str) -> str:
-    return expr.replace("$brand", ".*").replace("$platform", ".*").replace("$set", SET)
+    for every in ("$brand", "$platform", "$shop"):
+        expr = expr.replace(every, ".*")
+    return expr.replace("$set", SET)
 
 
 def test_every_dashboard_query_returns_series(monitored: tuple[Worker, Prometheus]) -> None:
