@@ -7,21 +7,26 @@ phrases (about one agent turn in ten holds a listed word or a phone number; cust
 write phone numbers and addresses; waits vary from seconds to minutes), so every part of
 the scorer runs: the word automaton, personal-data masking, the sentiment of each
 customer turn, waits and the ending. Timed on one core, the scorer and word list loaded
-beforehand; the sampling decision (a SHA-256 per conversation) is timed apart.
+beforehand; the sampling decision (a SHA-256 per conversation) is timed apart. The stream's
+step (`monitor.qa.intake.review`: a record's bytes to a QA case) is timed at the configured
+sample rate and with every conversation sampled.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.qa.conversations import parse_conversation
+from monitor.qa.intake import review
 from monitor.qa.sampling import is_sampled
-from monitor.qa.scoring import build_checker
-from monitor.settings import load_settings
+from monitor.qa.scoring import QualityChecker, build_checker
+from monitor.settings import Settings, load_settings
+from monitor.text.sentiment import Scorer
 
 CUSTOMER = [
     "你好，请问我买的咖啡机什么时候发货？",
@@ -83,6 +88,21 @@ def generate(count: int, turns: int, seed: int) -> list[dict[str, Any]]:
     return records
 
 
+def time_stream(
+    records: list[dict[str, Any]], settings: Settings, scorer: Scorer, now: datetime
+) -> None:
+    """Records per second through the stream's review, and the QA cases it made, at the
+    configured rate and with every conversation sampled (the worst case for the agent)."""
+    raws = [json.dumps(record, ensure_ascii=False).encode() for record in records]
+    every = settings.model_copy(update={"qa": settings.qa.model_copy(update={"sample_rate": 1})})
+    for label, chosen in (("configured rate", settings), ("every one sampled", every)):
+        checker = QualityChecker(chosen.qa, scorer)
+        began = time.perf_counter()
+        cases = sum(review(raw, checker, chosen, now).case is not None for raw in raws)
+        took = time.perf_counter() - began
+        print(f"  stream review, {label}: {len(raws) / took:,.0f} records/s ({cases} QA cases)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=2000)
@@ -117,6 +137,7 @@ def main() -> None:
     )
     print(f"  end to end (parse + score): {count / (parsing + scoring):,.0f} conversations/s")
     print(f"  sampling: {count / sampling:,.0f} decisions/s ({sampled} of {count} sampled)")
+    time_stream(records, settings, checker.scorer, now)
 
 
 if __name__ == "__main__":

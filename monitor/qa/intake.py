@@ -22,6 +22,9 @@ from monitor.qa.scoring import QAResult, QualityChecker
 from monitor.settings import Settings
 
 CASE_EVENT = "qa_case"
+# A record of 1,000 turns, each with several deductions, would make a case of megabytes that
+# the broker refuses; a lead reads the first hundred, and the count of the rest.
+MAX_CASE_DEDUCTIONS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,5 +82,10 @@ def make_case(result: QAResult) -> QACase:
 
 def case_document(result: QAResult) -> dict[str, Any]:
     """What the lead reads: who, where, the score and the mark, each deduction (kind,
-    points, turn, why, masked evidence) and the masked conversation."""
-    return {"event": CASE_EVENT, **result.as_dict(turns=True)}
+    points, turn, why, masked evidence; the first MAX_CASE_DEDUCTIONS) and the masked
+    conversation."""
+    document = result.as_dict(turns=True)
+    deductions = document["deductions"]
+    document["deductions"] = deductions[:MAX_CASE_DEDUCTIONS]
+    document["deductions_left_out"] = max(0, len(deductions) - MAX_CASE_DEDUCTIONS)
+    return {"event": CASE_EVENT, **document}

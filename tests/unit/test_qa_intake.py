@@ -12,7 +12,7 @@ import pytest
 from monitor.detect.counting import Counts
 from monitor.metrics.collector import Metrics, StreamStats
 from monitor.qa.conversations import Conversation
-from monitor.qa.intake import CASE_EVENT, Reviewed, review
+from monitor.qa.intake import CASE_EVENT, MAX_CASE_DEDUCTIONS, Reviewed, review
 from monitor.qa.sampling import sample_fraction
 from monitor.qa.scoring import QAResult, QualityChecker
 from monitor.settings import QASettings, Settings
@@ -80,6 +80,7 @@ def test_a_rude_conversation_becomes_a_masked_case_keyed_by_shop(checker: Qualit
     assert [turn["role"] for turn in case["turns"]] == ["customer", "agent", "customer"]
     assert "[电话]" in case["turns"][0]["text"] and "[地址]" in case["turns"][0]["text"]
     assert "buyer_phone" not in case  # unknown fields may hold anything: left out
+    assert case["deductions_left_out"] == 0
 
 
 def test_a_polite_conversation_is_scored_and_passes_without_a_case(
@@ -123,6 +124,18 @@ def test_the_sample_is_the_same_as_the_cli_s_and_unsampled_ones_are_not_scored(
     assert review(raw(RUDE, id=inside), checker, settings, NOW).case is not None
     skipped = review(raw(RUDE, id=outside), checker, settings, NOW)
     assert skipped == Reviewed(shop=SHOP)
+
+
+def test_a_case_keeps_the_first_hundred_deductions_and_counts_the_rest(
+    checker: QualityChecker,
+) -> None:
+    leaking = [("agent", f"您的手机号是{PHONE}对吧", n) for n in range(130)]
+    reviewed = review(raw([("customer", "在吗", 0), *leaking]), checker, EVERY, NOW)
+    assert reviewed.case is not None and reviewed.result is not None
+    case = json.loads(reviewed.case.value)
+    assert len(case["deductions"]) == MAX_CASE_DEDUCTIONS
+    assert case["deductions_left_out"] == len(reviewed.result.deductions) - MAX_CASE_DEDUCTIONS > 0
+    assert PHONE not in reviewed.case.value.decode()
 
 
 class _Broken(QualityChecker):
