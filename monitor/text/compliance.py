@@ -671,7 +671,9 @@ class _Decider:
 
 def _in_number(source: str, index: int) -> bool:
     """Whether the mark at `index` stands between two digits (9.9元, 1,000, 10:30)."""
-    return 0 < index < len(source) - 1 and source[index - 1].isdigit() and source[index + 1].isdigit()
+    return (
+        0 < index < len(source) - 1 and source[index - 1].isdigit() and source[index + 1].isdigit()
+    )
 
 
 def _one_clause(source: str, origin: Sequence[int], first: int, last: int) -> bool:

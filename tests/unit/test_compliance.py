@@ -112,6 +112,15 @@ def test_a_fixed_false_alarm_passes_the_description_and_still_flags_the_claim(
 # Claims no listed word makes, one pattern rule each (adlaw.yaml `patterns:`): the claim,
 # flagged by that pattern, and the look-alike a copywriter may write, passed.
 PATTERNS_BOTH_WAYS = [
+    ("disease_savior", "block", "腰间盘突出的救星", "厨房油污的克星"),
+    ("quick_effect", "block", "无需打针吃药，三天见效", "三天内发货，七天无理由退货"),
+    ("blemish", "warn", "这款面膜能祛除痘印", "这款面膜能深层清洁毛孔"),
+    ("loss_covered", "block", "放心投，亏了我们全额赔付", "运输途中破损，我们全额赔付"),
+    ("rank_guarantee", "block", "孩子成绩保证进班级前十", "前十名报名的同学赠送教材"),
+    ("blessing_power", "block", "这块玉能保佑全家平安", "这块玉质地温润，适合日常佩戴"),
+    ("no_such_price_again", "warn", "最后一次降价，以后不会再有这个价", "以后会有更多新品上架"),
+    ("phone_number", "warn", "手机号：138 1234 5678，欢迎来电", "订单号：2023110812345678"),
+    ("elsewhere_app", "warn", "去小黄鱼搜我店名", "在本店搜索店名即可找到"),
     ("no_better", "block", "没有比这更舒服的乳胶床垫了", "没有比陪伴家人更重要的事了"),
     ("no_second", "block", "同价位里找不到第二台这么能打的手机", "没有第二次机会，请系好安全带"),
     ("beyond_reach", "block", "降噪效果让同类产品难以企及", "同类产品一般需要充电2小时"),
