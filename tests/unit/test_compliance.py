@@ -267,6 +267,12 @@ def test_an_unbounded_pattern_is_refused(tmp_path: Path) -> None:
 # Context rules that pass a description, each both ways: the claim still flagged, and the
 # description passed by the rule named.
 CONTEXT_ROWS = [
+    ("negated_superlative", "block", "最便宜的羽绒服", "它不是最便宜的，但很耐用"),
+    ("dated_first", "block", "首款无线吸尘器", "首款产品于2015年上市"),
+    ("culture_topic", "warn", "风水摆件，旺宅", "风水学是中国传统文化的一部分，本书介绍其历史"),
+    ("price_reference", "warn", "原价999，今天只要99", "原价以近7日成交价为准"),
+    ("negated_contact", "warn", "有需要的加微信", "本店不会以任何理由要求您加微信"),
+    ("place_names", "warn", "医院同款修复霜", "医院门口的药店营业到晚上十点"),
     ("advice", "block", "最好的羊毛衫就在这里", "这款羊毛衫最好平铺晾干，不要悬挂"),
     ("history_fact", "block", "本地最早的咖啡品牌", "这座古镇最早建于明代"),
     ("place_nickname", "block", "中华第一品牌", "游览“中华第一街”中央大街"),
