@@ -382,8 +382,8 @@ class ComplianceChecker:
                 for match in pattern.finditer(lines):
                     start, end = match.span()
                     if end > start:  # back from the clause lines to the compacted text
-                        shift = bisect.bisect_left(breaks, start)
-                        found.append((start - shift, end - shift, entry))
+                        first = start - bisect.bisect_left(breaks, start)
+                        found.append((first, end - bisect.bisect_left(breaks, end), entry))
                 continue
             for match in pattern.finditer(normal.text):
                 if match.end() == match.start():
@@ -401,6 +401,7 @@ def _clause_lines(source: str, matchable: Normalized) -> tuple[str, list[int]]:
 
     A pattern's `.` does not match a line break, so 没有比.{0,8}更 cannot join two
     clauses that compaction ran together (a mark between digits, 9.9 or 1,000, ends none);
+    a pattern that means to read on into the next clause says so with `\n` (不过，学费全退).
     `breaks` are the break positions in the lines.
     """
     text, origin = matchable.text, matchable.origin

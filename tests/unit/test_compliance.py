@@ -112,6 +112,14 @@ def test_a_fixed_false_alarm_passes_the_description_and_still_flags_the_claim(
 # Claims no listed word makes, one pattern rule each (adlaw.yaml `patterns:`): the claim,
 # flagged by that pattern, and the look-alike a copywriter may write, passed.
 PATTERNS_BOTH_WAYS = [
+    ("organ_benefit", "warn", "这款茶对前列腺有好处", "这款茶对口感要求高的人很友好"),
+    (
+        "admission_guarantee",
+        "block",
+        "学完保证拿到心仪大学的录取通知书",
+        "录取通知书到了，恭喜同学们",
+    ),
+    ("search_elsewhere", "warn", "闲鱼搜我店名有惊喜", "在店内搜索框输入店名即可"),
     ("disease_savior", "block", "腰间盘突出的救星", "厨房油污的克星"),
     ("quick_effect", "block", "无需打针吃药，三天见效", "三天内发货，七天无理由退货"),
     ("blemish", "warn", "这款面膜能祛除痘印", "这款面膜能深层清洁毛孔"),
@@ -238,6 +246,10 @@ def test_a_pattern_does_not_join_two_clauses(checker: ComplianceChecker) -> None
     assert checker.check("没有比较。这更适合你").result == "pass"
     assert checker.check("没有比这更适合你的").blocked
     assert checker.check("只需支付9.9元运费").result == "warn"  # 9.9 is one number
+    copy = "一对一辅导，成绩不提高，退全款"  # a condition and its promise: \n reads on
+    (hit,) = checker.check(copy).hits
+    assert (hit.text, hit.rule) == ("不提高，退全款", "pattern:refund_if_fail")
+    assert copy[hit.start : hit.end] == hit.text
 
 
 def test_the_rules_of_a_category_decide_its_pattern_hits_too(
