@@ -5,7 +5,10 @@ through, so every term found is *decided* by its context: the rules of `adlaw.ya
 at the words right before and after it (第一 + a measure word is an ordinal, 最好 + 冷藏 an
 instruction, 全网/行业/销量 + 第一 a ranking) and at cue words nearby (an aim such as
 致力于, a named data source). The first rule that matches decides — pass, warn or block —
-and says why; a term no rule speaks for keeps the severity the list gives it.
+and says why; a term no rule speaks for keeps the severity the list gives it. Claims that
+no single word makes (没有比…更好, 承诺年化…回报, 微❤信：abc123) are found by the pattern
+rules of the same file, bounded regular expressions read one clause at a time; what one
+finds is named `pattern:<name>`, says its own why, and is decided by the same rules.
 
 The copy is normalised and compacted first (simplified, half-width, lower case, no spaces,
 symbols or emoji), so 第 一, 第*一, 最.佳, 國家級, ＮＯ．１ and 加 V are caught; one pass of

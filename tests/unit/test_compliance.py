@@ -112,6 +112,7 @@ def test_a_fixed_false_alarm_passes_the_description_and_still_flags_the_claim(
 # Claims no listed word makes, one pattern rule each (adlaw.yaml `patterns:`): the claim,
 # flagged by that pattern, and the look-alike a copywriter may write, passed.
 PATTERNS_BOTH_WAYS = [
+    ("first_ever", "block", "开创行业先河的降噪技术", "先河镇特产的手工面"),
     ("organ_benefit", "warn", "这款茶对前列腺有好处", "这款茶对口感要求高的人很友好"),
     (
         "admission_guarantee",
@@ -279,6 +280,8 @@ def test_an_unbounded_pattern_is_refused(tmp_path: Path) -> None:
 # Context rules that pass a description, each both ways: the claim still flagged, and the
 # description passed by the rule named.
 CONTEXT_ROWS = [
+    ("work_genre", "block", "史诗级升级的扫地机器人", "这部史诗级电影值得一看"),
+    ("culture_topic", "block", "戴上它财运亨通", "财运亨通是春节常见的祝福语"),
     ("negated_superlative", "block", "最便宜的羽绒服", "它不是最便宜的，但很耐用"),
     ("dated_first", "block", "首款无线吸尘器", "首款产品于2015年上市"),
     ("culture_topic", "warn", "风水摆件，旺宅", "风水学是中国传统文化的一部分，本书介绍其历史"),
