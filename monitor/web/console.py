@@ -6,6 +6,7 @@ GET  /console/incidents/{id}/review     the post-incident review, printable
 GET  /console/                          the board of incidents (signed in)
 GET|POST /console/sign-in, POST /console/sign-out
 GET|POST /console/compliance            copy checked in place (signed in)
+POST /console/compliance/file           the copy of an uploaded .txt or .docx, checked so
 GET|POST /console/silences, POST /console/silences/{id}/expire   (signed in)
 GET|POST /console/drills                a drill started, and how fast it was handled
 GET  /console/rows/{board|drills|silences}   this worker's own rows of those pages, as JSON
@@ -64,6 +65,7 @@ from monitor.web.api import (
     read_body,
     silence_from,
 )
+from monitor.web.upload import UploadError, copy_from_file, uploaded_fields
 from monitor.web.words import WORDS, language_of
 
 STATIC = Path(__file__).with_name("static")
@@ -363,7 +365,7 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
                     path=str(url),
                     switch=str(url.update_query(lang="en" if lang == "zh" else "zh")),
                     link=lambda path: f"{path}?lang=en" if lang == "en" else path,
-                    **{"done": None, **context},
+                    **{"done": None, "upload": None, **context},
                 )
             )
             return self.html(html, status=status, headers={**SECURITY_HEADERS, **(headers or {})})
@@ -546,13 +548,52 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
 
         async def post(self, request: Request) -> Response:
             visitor, form = await self.signed_form(request)
-            text = form.get("text", "")[:MAX_COPY_CHARS]
+            template = "compliance_result.html" if form.get("fragment") else "compliance.html"
+            return await self.checked(request, template, visitor, form.get("text", ""))
+
+        async def checked(self, request: Request, template: str, visitor: Visitor, text: str,
+                          **upload: Any) -> Response:  # fmt: skip
+            """The copy (its first MAX_COPY_CHARS) checked and marked in place."""
+            text = text[:MAX_COPY_CHARS]
             result = await offload.run(lambda: checker.check(text, limit=MAX_HITS))
             count_check(result.result)
-            marked = _marked(text, result.hits)
-            template = "compliance_result.html" if form.get("fragment") else "compliance.html"
             return self.page(request, template, visitor=visitor, text=text, result=result,
-                             marked=marked, csrf=console.csrf(visitor))  # fmt: skip
+                             marked=_marked(text, result.hits), csrf=console.csrf(visitor),
+                             **upload)  # fmt: skip
+
+    @app.page("/console/compliance/file")
+    class ComplianceFile(Compliance):
+        async def get(self, request: Request) -> Response:
+            return self.go(request, f"{console.base}/compliance")
+
+        async def post(self, request: Request) -> Response:
+            """A .txt or .docx file's copy checked like pasted copy; a file that cannot be
+            read is said on the page (`UploadError`), never a server error."""
+            visitor = console.visitor(request)
+            if visitor is None or not visitor.signed_in:
+                raise ActionError(403, "sign in first")
+            try:
+                name, text = await self.uploaded(request, visitor)
+            except UploadError as error:
+                return self.page(request, "compliance.html", 413 if error.why == "too_big" else 400,
+                                 visitor=visitor, text="", result=None, csrf=console.csrf(visitor),
+                                 upload={"error": error.why})  # fmt: skip
+            upload = {"name": name, "chars": len(text), "cut": len(text) > MAX_COPY_CHARS}
+            return await self.checked(request, "compliance.html", visitor, text, upload=upload)
+
+        async def uploaded(self, request: Request, visitor: Visitor) -> tuple[str, str]:
+            """The file's name and text, read once the form is known to be one of ours."""
+            try:
+                body = await read_body(request, FORM_BYTES)
+            except ActionError:
+                raise UploadError("too_big") from None
+            kind = cast(web.Request, request).headers.get("Content-Type", "")
+            fields = await offload.run(lambda: uploaded_fields(kind, body))
+            csrf = fields.get("csrf", ("", b""))[1].decode("utf-8", "replace")
+            if not console.form_is_ours(request, visitor, {"csrf": csrf}):
+                raise ActionError(403, "the form has expired or came from another site")
+            name, data = fields.get("file", ("", b""))
+            return name, await offload.run(lambda: copy_from_file(name, data))
 
     @app.page("/console/silences")
     class Silences(Page):

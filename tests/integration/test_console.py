@@ -6,18 +6,21 @@ $GUANCHAO_SCREENSHOTS (or the test's folder)."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import signal
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import docx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -282,7 +285,7 @@ def test_the_compliance_page_marks_the_terms_in_place(
     _, worker = console_pipeline(make_pipeline)
     page = signed_in(browser, worker, "compliance")
     page.fill("textarea[name=text]", "全网销量第 一的國家級好茶，第一次来就爱上")
-    page.get_by_role("button", name="检查").click()
+    page.get_by_role("button", name="检查", exact=True).click()
     marks = page.locator(".copy mark").all_inner_texts()
     assert any("第 一" in mark for mark in marks) and "國家級" in marks, marks
     assert "第一次来" in page.locator(".copy").inner_text()
@@ -290,9 +293,74 @@ def test_the_compliance_page_marks_the_terms_in_place(
     look(page, shots, "compliance")
 
     page.fill("textarea[name=text]", "第一次来这家店，环境很好")
-    page.get_by_role("button", name="检查").click()
+    page.get_by_role("button", name="检查", exact=True).click()
     assert page.locator(".copy mark").count() == 0
     assert "可以发布" in page.inner_text("#result")
+
+
+def docx_bytes(paragraphs: list[str], cells: tuple[str, ...] = ()) -> bytes:
+    """A .docx made the way Word files are, with python-docx."""
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    if cells:
+        table = document.add_table(rows=1, cols=len(cells))
+        for cell, text in zip(table.rows[0].cells, cells, strict=True):
+            cell.text = text
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def zip_bomb() -> bytes:
+    """A .docx-looking zip whose document unpacks to 64 MB of zeros (64 KB packed)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as packed:
+        packed.writestr("[Content_Types].xml", "<Types/>")
+        packed.writestr("word/document.xml", b"\0" * (64 * 1024 * 1024))
+    return buffer.getvalue()
+
+
+def upload(page: Page, name: str, data: bytes) -> int:
+    """Chooses a file on the compliance page (the page sends it at once); the status."""
+    with page.expect_navigation() as answer:
+        page.set_input_files(
+            "#copy-file",
+            files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}],
+        )
+    return answer.value.status if answer.value else 0
+
+
+def test_an_uploaded_docx_is_marked_in_place_and_hostile_files_are_refused_on_the_page(
+    make_pipeline: MakePipeline, browser: Browser, shots: Path
+) -> None:
+    _, worker = console_pipeline(make_pipeline)
+    page = signed_in(browser, worker, "compliance")
+    copy = docx_bytes(
+        ["新品上市", "全网销量第 一的好茶，第一次来就爱上"], ("國家級工艺", "限时优惠")
+    )
+    assert upload(page, "新品文案.docx", copy) == 200
+    marks = page.locator(".copy mark").all_inner_texts()
+    assert any("第 一" in mark for mark in marks) and "國家級" in marks, marks
+    assert "已读取「新品文案.docx」" in page.inner_text("main")
+    assert "全网销量第 一的好茶" in page.locator("textarea").input_value()  # to edit and recheck
+    assert "禁止发布" in page.inner_text("#result")
+    look(page, shots, "compliance-docx")
+    assert upload(page, "旧文案.txt", "國家級品质".encode("gbk")) == 200
+    assert "國家級" in page.locator(".copy mark").all_inner_texts()
+
+    hostile = {
+        "不是zip.docx": (b"PK but not really a zip", "不是有效的 .docx"),
+        "炸弹.docx": (zip_bomb(), "解压后太大"),
+        "空白.docx": (docx_bytes([]), "没有文字"),
+        "文案.pdf": (b"%PDF-1.7", "只能检查 .docx 或 .txt"),
+        "太大.txt": (b"a" * (2 * 1024 * 1024), "文件太大"),
+    }
+    for name, (data, said) in hostile.items():
+        status = upload(page, name, data)
+        assert status in (400, 413), (name, status)
+        assert said in page.locator("#file-form").inner_text(), name
+    look(page, shots, "compliance-refused")
 
 
 def test_no_console_page_serves_case_data_without_a_credential(

@@ -35,7 +35,7 @@ document.addEventListener("DOMContentLoaded", () => {
       else if (answer.redirected) location.reload();  // signed out: the page says so
     }, 15000);
   }
-  // Copy is checked while it is typed, and a .txt file can be opened.
+  // Copy is checked while it is typed.
   const form = document.getElementById("copy-form");
   if (form) {
     const text = form.querySelector("textarea");
@@ -48,9 +48,13 @@ document.addEventListener("DOMContentLoaded", () => {
       if (answer.ok && !answer.redirected) result.innerHTML = await answer.text();
     };
     text.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(check, 300); });
-    document.getElementById("copy-file").addEventListener("change", async (event) => {
-      const file = event.target.files[0];
-      if (file) { text.value = await file.text(); check(); }
+  }
+  // A chosen file is uploaded at once (the server reads .docx and .txt alike).
+  const upload = document.getElementById("file-form");
+  if (upload) {
+    upload.querySelector("button").hidden = true;
+    upload.querySelector("input[type=file]").addEventListener("change", (event) => {
+      if (event.target.files.length) upload.requestSubmit();
     });
   }
 });
