@@ -112,6 +112,15 @@ def test_a_fixed_false_alarm_passes_the_description_and_still_flags_the_claim(
 # Claims no listed word makes, one pattern rule each (adlaw.yaml `patterns:`): the claim,
 # flagged by that pattern, and the look-alike a copywriter may write, passed.
 PATTERNS_BOTH_WAYS = [
+    ("none_like_it", "block", "没有一款吸尘器能像它这样安静", "没有一款适合你？欢迎咨询客服"),
+    ("no_other_brand", "warn", "用过它，你再也不会想用别的牌子", "用过它，你会想再买一支"),
+    ("symptom_gone", "block", "湿疹宝宝用了就不痒了", "用了就知道，质地很清爽"),
+    ("slimming", "warn", "不用运动不用节食，一个月瘦10斤", "运动后记得补充水分"),
+    ("ongoing_return", "warn", "月月有收益，本金随时取", "每月有新品上架"),
+    ("state_guarantee", "block", "国资背景担保，到期还本付息", "本店支持担保交易"),
+    ("all_passed", "block", "我们的学员百分之九十九都考上了理想的学校", "学员来自全国各地"),
+    ("media_praise", "warn", "被央视点名表扬的良心品牌", "央视纪录片里介绍过这道菜的做法"),
+    ("leave_contact", "warn", "想要的话评论区留下你的V，我加你", "评论区留下你的想法"),
     ("first_ever", "block", "开创行业先河的降噪技术", "先河镇特产的手工面"),
     ("organ_benefit", "warn", "这款茶对前列腺有好处", "这款茶对口感要求高的人很友好"),
     (
