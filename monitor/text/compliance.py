@@ -462,11 +462,89 @@ def _compile(rule: Rule, index: int) -> _Compiled:
     by_length = tuple((n, frozenset(key for key in keys if len(key) == n)) for n in lengths)
     pattern = re.compile(rule.pattern) if rule.pattern else None
     edge = None
-    if rule.place is Place.AFTER and pattern is None:
-        edge = frozenset(key[0] for key in keys)
+    if rule.place is Place.AFTER:
+        leading = _leading_chars(rule.pattern) if rule.pattern else frozenset()
+        if leading is not None:
+            edge = frozenset(key[0] for key in keys) | leading
     elif rule.place is Place.BEFORE:
         edge = frozenset(key[-1] for key in keys)
     return _Compiled(rule, index, rule.place, by_length, pattern, edge)
+
+
+_SPECIAL = frozenset("\\[](){}.^$?*+|")
+_OPTIONAL = ("?", "*", "{0", "{,")
+
+
+def _leading_chars(pattern: str) -> frozenset[str] | None:
+    """The characters any match of `pattern` begins with, when its start says so plainly.
+
+    A literal character, `\\d`, or alternatives (a|b, (?:远|宽)) that each start so;
+    anything else (a class, an optional start) is None, and the rule is tried everywhere.
+    """
+    parts = _top_level_alternatives(pattern)
+    if len(parts) > 1:
+        leading: set[str] = set()
+        for part in parts:
+            found = _leading_chars(part)
+            if found is None:
+                return None
+            leading |= found
+        return frozenset(leading)
+    if pattern.startswith("(?:"):
+        close = _group_end(pattern)
+        if close is None or pattern[close + 1 :].startswith(_OPTIONAL):
+            return None
+        return _leading_chars(pattern[3:close])
+    if pattern.startswith("\\d") and not pattern[2:].startswith(_OPTIONAL):
+        return frozenset("0123456789")
+    if pattern and pattern[0] not in _SPECIAL and not pattern[1:].startswith(_OPTIONAL):
+        return frozenset(pattern[0])
+    return None
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    """`pattern` split at the `|` that stand outside groups and classes."""
+    parts, depth, start, index, in_class = [], 0, 0, 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and not depth:
+            parts.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    return [*parts, pattern[start:]]
+
+
+def _group_end(pattern: str) -> int | None:
+    """The index of the `)` that closes the group `pattern` starts with."""
+    depth, index, in_class = 0, 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if not depth:
+                return index
+        index += 1
+    return None
 
 
 def _rules_by_term(

@@ -8,6 +8,7 @@ from monitor.settings import ConfigError
 from monitor.text.compliance import (
     ComplianceChecker,
     Severity,
+    _leading_chars,
     default_checker,
     load_patterns,
 )
@@ -284,6 +285,26 @@ def test_an_unbounded_pattern_is_refused(tmp_path: Path) -> None:
                 load_patterns(lexicon)
         else:
             assert [p.pattern for p in load_patterns(lexicon)] == [pattern]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "leading"),
+    [
+        (r"(?:远|宽)(?:可达)?\d", "远宽"),
+        (r"不(?:会|得)", "不"),
+        (r"\d+(?:个|天)", "0123456789"),
+        (r"(?:a|b)c|d", "abd"),
+        (r"\d|用\d|的?\w", None),  # 的? may be absent: any character can start it
+        (r"(?:a|b)?c", None),
+        (r"[^\d的]{0,5}?\d", None),
+        (r"a*b", None),
+    ],
+)
+def test_an_after_pattern_is_tried_only_where_its_first_character_stands(
+    pattern: str, leading: str | None
+) -> None:
+    """The characters a match must begin with, or None when the start does not say."""
+    assert _leading_chars(pattern) == (None if leading is None else frozenset(leading))
 
 
 # Context rules that pass a description, each both ways: the claim still flagged, and the
