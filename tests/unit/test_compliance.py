@@ -113,6 +113,16 @@ def test_a_fixed_false_alarm_passes_the_description_and_still_flags_the_claim(
 # Claims no listed word makes, one pattern rule each (adlaw.yaml `patterns:`): the claim,
 # flagged by that pattern, and the look-alike a copywriter may write, passed.
 PATTERNS_BOTH_WAYS = [
+    ("rating_perfect", "warn", "好评率100%的家政服务", "好评返现活动已结束"),
+    ("ministry_named", "block", "卫生部推荐的健康饮品", "卫生部门提醒：夏季注意饮食卫生"),
+    ("rejuvenate_organ", "block", "喝了能让血管变年轻", "血管健康需要合理膳食和适量运动"),
+    (
+        "grade_promise",
+        "block",
+        "孩子上了我们的课，成绩一定突飞猛进",
+        "孩子上了我们的课，更喜欢阅读了",
+    ),
+    ("comment_contact", "warn", "看评论区置顶联系我", "评论区置顶是活动规则"),
     ("none_like_it", "block", "没有一款吸尘器能像它这样安静", "没有一款适合你？欢迎咨询客服"),
     ("no_other_brand", "warn", "用过它，你再也不会想用别的牌子", "用过它，你会想再买一支"),
     ("symptom_gone", "block", "湿疹宝宝用了就不痒了", "用了就知道，质地很清爽"),
@@ -310,6 +320,8 @@ def test_an_after_pattern_is_tried_only_where_its_first_character_stands(
 # Context rules that pass a description, each both ways: the claim still flagged, and the
 # description passed by the rule named.
 CONTEXT_ROWS = [
+    ("hospital_service", "warn", "医院专用的消毒液", "临床试验招募志愿者，详情见医院官网"),
+    ("public_service", "block", "政府指定用茶", "政府指定的疫苗接种点在社区卫生服务中心"),
     ("work_genre", "block", "史诗级升级的扫地机器人", "这部史诗级电影值得一看"),
     ("culture_topic", "block", "戴上它财运亨通", "财运亨通是春节常见的祝福语"),
     ("negated_superlative", "block", "最便宜的羽绒服", "它不是最便宜的，但很耐用"),
