@@ -113,6 +113,7 @@ def test_a_fixed_false_alarm_passes_the_description_and_still_flags_the_claim(
 # Claims no listed word makes, one pattern rule each (adlaw.yaml `patterns:`): the claim,
 # flagged by that pattern, and the look-alike a copywriter may write, passed.
 PATTERNS_BOTH_WAYS = [
+    ("drug_free", "block", "让你一觉睡到天亮，告别安眠药", "安眠药须凭处方购买"),
     ("rating_perfect", "warn", "好评率100%的家政服务", "好评返现活动已结束"),
     ("ministry_named", "block", "卫生部推荐的健康饮品", "卫生部门提醒：夏季注意饮食卫生"),
     ("rejuvenate_organ", "block", "喝了能让血管变年轻", "血管健康需要合理膳食和适量运动"),
