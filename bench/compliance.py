@@ -166,8 +166,9 @@ def main() -> None:
     parser.add_argument("--errors", action="store_true", help="list the lines judged wrongly")
     args = parser.parse_args()
     parts = TUNING if args.part == "all" else (args.part,)
-    if not all(PARTS[part].exists() for part in parts):
-        parser.error(f"no labelled file for --part {args.part}: {PARTS[args.part].name}")
+    missing = [PARTS[part].name for part in parts if not PARTS[part].exists()]
+    if missing:
+        parser.error(f"no labelled file for --part {args.part}: {', '.join(missing)}")
     checker = default_checker(exempt_names=["第一坊"])
     chosen = labelled_lines(parts)
     print(f"measured on: {args.part} ({len(chosen)} lines"
