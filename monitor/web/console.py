@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -148,6 +149,7 @@ class Console:
         self.base = urlsplit(public_url).path.rstrip("/") + "/console"
         self.clock = clock
         self.tries = SignInTries()
+        self.signed_out: dict[str, datetime] = {}  # sessions ended early → when they expire
 
     def visitor(
         self, request: Request, case_id: str | None = None, link: str = ""
@@ -163,10 +165,13 @@ class Console:
             except BadToken:
                 pass
         session = raw.cookies.get(SESSION_COOKIE, "")
+        if session in self.signed_out:
+            return None
         try:
-            return Visitor(session, self.signer.verify("session", session, now), True)
+            data = self.signer.verify("session", session, now)
         except BadToken:
             return None
+        return Visitor(session, data.partition("\n")[2] if "\n" in data else data, True)
 
     def form_is_ours(self, request: Request, visitor: Visitor, form: Mapping[str, str]) -> bool:
         """From one of our pages, rendered for this visitor (CSRF), and from our origin."""
@@ -205,9 +210,26 @@ class Console:
             return name
         return None
 
+    def sign_out(self, visitor: Visitor) -> None:
+        """The session is refused from now on, not only forgotten by this browser (a copy
+        of the cookie stops working too); remembered until it would have expired."""
+        now = self.clock()
+        self.signed_out = {s: until for s, until in self.signed_out.items() if until > now}
+        self.signed_out[visitor.credential] = now + timedelta(hours=SESSION_HOURS)
+
+    async def sign_out_everywhere(self, visitor: Visitor) -> None:
+        """Each other worker is told too (best effort: one down now, or restarted
+        later, does not know; the session still ends when it expires)."""
+        async with httpx.AsyncClient(timeout=PEER_SECONDS, headers=_as(visitor)) as client:
+            sent = [client.post(f"{url.rstrip('/')}/console/sign-out") for url in self.peers()]
+            await asyncio.gather(*sent, return_exceptions=True)
+
     def session(self, name: str) -> str:
+        """A session of its own each sign-in (a nonce before the name), so that one
+        signed out is never the same token as the next one."""
         assert self.signer is not None
-        return self.signer.sign("session", name, self.clock() + timedelta(hours=SESSION_HOURS))
+        expires = self.clock() + timedelta(hours=SESSION_HOURS)
+        return self.signer.sign("session", f"{secrets.token_hex(8)}\n{name}", expires)
 
     def incident_page(self, case: Case, visitor: Visitor) -> dict[str, Any]:
         now = self.clock()
@@ -275,8 +297,7 @@ class Console:
         peers = list(self.peers())
         if not peers:
             return self.rows(kind), 0
-        cookie = {"Cookie": f"{SESSION_COOKIE}={visitor.credential}", FORWARDED: "1"}
-        async with httpx.AsyncClient(timeout=PEER_SECONDS, headers=cookie) as client:
+        async with httpx.AsyncClient(timeout=PEER_SECONDS, headers=_as(visitor)) as client:
             answers = await asyncio.gather(*(_peer_rows(client, url, kind) for url in peers))
         rows = {row["id"]: row for answer in answers if answer for row in answer}
         rows |= {row["id"]: row for row in self.rows(kind)}  # its own, if both claim one
@@ -301,6 +322,11 @@ class Console:
             "levels": LEVELS,
             "states": ["open", "acknowledged", "statement", *sorted(CLOSED)],
         }
+
+
+def _as(visitor: Visitor) -> dict[str, str]:
+    """A request to another worker on the visitor's behalf: their session, checked there."""
+    return {"Cookie": f"{SESSION_COOKIE}={visitor.credential}", FORWARDED: "1"}
 
 
 async def _peer_rows(client: httpx.AsyncClient, url: str, kind: str) -> list[dict[str, Any]] | None:
@@ -534,6 +560,11 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
     @app.page("/console/sign-out")
     class SignOut(Page):
         async def post(self, request: Request) -> Response:
+            visitor = console.visitor(request)
+            if visitor is not None and visitor.signed_in:
+                console.sign_out(visitor)
+                if not cast(web.Request, request).headers.get(FORWARDED):
+                    await console.sign_out_everywhere(visitor)
             return self.go(request, f"{console.base}/sign-in",
                            {"Set-Cookie": console.cookie("", 0)})  # fmt: skip
 

@@ -213,6 +213,9 @@ def test_sign_in_shows_the_board_and_sign_out_ends_it(
     page.get_by_role("button", name="退出").click()
     page.goto(f"{root}/")
     assert "/console/sign-in" in page.url
+    page.context.add_cookies([cookie])  # a copy of the cookie kept: refused all the same
+    page.goto(f"{root}/")
+    assert "/console/sign-in" in page.url
 
     for evil in ("/\\evil.example", "//evil.example", "/%09/evil.example", "https://evil.example"):
         page.goto(f"{root}/sign-in?next={quote(evil, safe='')}")
@@ -464,3 +467,9 @@ def test_every_worker_shows_every_case_silence_and_drill(
         assert "1 other worker(s) did not answer" in page.inner_text("main")
     finally:
         owner.process.send_signal(signal.SIGCONT)
+
+    cookie = next(c for c in page.context.cookies() if c["name"] == "guanchao_session")
+    page.get_by_role("button", name="Sign out").click()  # on one worker: on the other too
+    on_owner.context.add_cookies([cookie])
+    on_owner.goto(f"http://127.0.0.1:{owner.web_port}/console/")
+    assert "/console/sign-in" in on_owner.url
