@@ -113,6 +113,7 @@ def test_a_fixed_false_alarm_passes_the_description_and_still_flags_the_claim(
 # Claims no listed word makes, one pattern rule each (adlaw.yaml `patterns:`): the claim,
 # flagged by that pattern, and the look-alike a copywriter may write, passed.
 PATTERNS_BOTH_WAYS = [
+    ("stock_count", "warn", "今日下单享一折，库存只有100件", "库存以页面显示为准"),
     ("drug_free", "block", "让你一觉睡到天亮，告别安眠药", "安眠药须凭处方购买"),
     ("rating_perfect", "warn", "好评率100%的家政服务", "好评返现活动已结束"),
     ("ministry_named", "block", "卫生部推荐的健康饮品", "卫生部门提醒：夏季注意饮食卫生"),
@@ -321,6 +322,7 @@ def test_an_after_pattern_is_tried_only_where_its_first_character_stands(
 # Context rules that pass a description, each both ways: the claim still flagged, and the
 # description passed by the rule named.
 CONTEXT_ROWS = [
+    ("wish", "block", "报名即享逢考必过服务", "考试前做好复习，祝大家逢考必过"),
     ("hospital_service", "warn", "医院专用的消毒液", "临床试验招募志愿者，详情见医院官网"),
     ("public_service", "block", "政府指定用茶", "政府指定的疫苗接种点在社区卫生服务中心"),
     ("work_genre", "block", "史诗级升级的扫地机器人", "这部史诗级电影值得一看"),
