@@ -41,10 +41,12 @@ from monitor.detect.stages import brand_partition
 from monitor.metrics.collector import StreamStats
 from monitor.settings import Settings, drill_name
 from monitor.signing import Links, Signer
+from monitor.stream.ingest import bootstrap_servers
 from monitor.stream.tables import (
     any_brand,
     case_brand,
     delivery_brand,
+    follow_changelog,
     publish,
     until_stored,
     write_table,
@@ -214,6 +216,11 @@ def add_casework(
                     count, links,
                 )  # fmt: skip
             await asyncio.gather(*(d.run() for d in work.dispatchers.values()))
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_silences() -> None:
+        broker = ";".join(str(url) for url in app.conf.broker)
+        await follow_changelog(bootstrap_servers(broker), silences, partitions)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's Signal typing
     async def stop_responding(sender: faust.App, *_: Any, **__: Any) -> None:

@@ -145,6 +145,34 @@ async def recover_tail(
     return applied
 
 
+async def follow_changelog(bootstrap: str, table: TableT[str, Any], partitions: int) -> None:
+    """Apply a table's changelog as it grows, for as long as the worker runs.
+
+    Faust rebuilds a GlobalTable from its changelog when a worker starts, but did not keep
+    it current afterwards: a silence added on one worker never reached the others until
+    they restarted, so their alerts went out unmuted. Silences are few, so every worker
+    reads the whole changelog from the start and then follows it; records are newest
+    values of their keys, so reading one again is harmless. A broker that goes away ends
+    one reading; the next starts over after `RETRY_SECONDS`.
+    """
+    topic = table.changelog_topic.get_topic_name()
+    while True:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        try:
+            await consumer.start()
+            consumer.assign([TopicPartition(topic, partition) for partition in range(partitions)])
+            await consumer.seek_to_beginning()
+            while True:
+                for records in (await consumer.getmany(timeout_ms=1000)).values():
+                    for record in records:
+                        _apply_record(table, record.key, record.value)
+        except (KafkaError, OSError) as error:
+            log.debug("following %s stopped (%s); starting again", topic, error)
+        finally:
+            await consumer.stop()
+        await asyncio.sleep(RETRY_SECONDS)
+
+
 async def _read_to_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
     highwater = consumer.highwater(tp)  # from the last fetch: right on Tansu too
     return highwater is not None and await consumer.position(tp) >= highwater

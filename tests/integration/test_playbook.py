@@ -218,3 +218,30 @@ def test_a_reminder_due_while_the_worker_was_down_is_sent_once_after_restart(
     for steps in sent.values():
         assert {"opened", "remind:response", "missed:response"} <= set(steps)
         assert len(steps) == len(set(steps)), f"a step was sent twice: {steps}"
+
+
+def test_a_silence_added_on_one_worker_mutes_the_brand_on_the_other(
+    make_pipeline: MakePipeline, hook: Receiver
+) -> None:
+    """Silences are in a global table: whichever worker a person adds one on, the worker
+    that owns the brand's cases mutes them (it once learned of it only at restart)."""
+    pipeline = make_pipeline(4, alerts_config(hook), ENV)
+    workers = [pipeline.start_worker(), pipeline.start_worker()]
+    pipeline.produce([comment(99, "云朵咖啡的拿铁很好喝")])
+    owner = wait_for(lambda: next((w for w in workers if "云朵咖啡" in w.get("/counts")), None),
+                     "the worker that counts 云朵咖啡", 90)  # fmt: skip
+    other = workers[1 - workers.index(owner)]
+    status, silence = call(other, "POST", "/silences",
+                           {"brand": "云朵咖啡", "minutes": 60, "who": "王敏"})  # fmt: skip
+    assert status == 201
+
+    def listed() -> bool:
+        return silence["id"] in {s["id"] for s in call(owner, "GET", "/silences")[1]["silences"]}
+
+    wait_for(listed, "the silence on the worker that owns the brand", 30)
+    pipeline.produce(eleven_negatives())
+    incidents = wait_for(lambda: call(owner, "GET", "/incidents")[1]["incidents"],
+                         "the incident on its owner", 60)  # fmt: skip
+    _, shown = call(owner, "GET", f"/incidents/{quote(incidents[0]['id'], safe='')}")
+    assert [d["muted_by"] for d in shown["deliveries"]] == [f"silence {silence['id']}"]
+    assert hook.requests == []
