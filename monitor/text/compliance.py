@@ -23,7 +23,7 @@ import bisect
 import dataclasses
 import heapq
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -504,29 +504,25 @@ def _leading_chars(pattern: str) -> frozenset[str] | None:
 
 def _top_level_alternatives(pattern: str) -> list[str]:
     """`pattern` split at the `|` that stand outside groups and classes."""
-    parts, depth, start, index, in_class = [], 0, 0, 0, False
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            index += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and not depth:
+    parts, start = [], 0
+    for index, char, depth in _outside_classes(pattern):
+        if char == "|" and not depth:
             parts.append(pattern[start:index])
             start = index + 1
-        index += 1
     return [*parts, pattern[start:]]
 
 
 def _group_end(pattern: str) -> int | None:
     """The index of the `)` that closes the group `pattern` starts with."""
+    for index, char, depth in _outside_classes(pattern):
+        if char == ")" and not depth:
+            return index
+    return None
+
+
+def _outside_classes(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """Each character of `pattern` that is neither escaped nor in a character class, with
+    the depth of groups once it is read."""
     depth, index, in_class = 0, 0, False
     while index < len(pattern):
         char = pattern[index]
@@ -537,14 +533,10 @@ def _group_end(pattern: str) -> int | None:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if not depth:
-                return index
+        else:
+            depth += (char == "(") - (char == ")")
+            yield index, char, depth
         index += 1
-    return None
 
 
 def _rules_by_term(
