@@ -240,18 +240,15 @@ class _StateCollector(Collector):
                     value = stats.mentions[(member, platform, label)]
                     shares.add_metric([focal, member, platform, label], value)
         yield shares
-        negatives = GaugeMetricFamily("guanchao_rolling_negatives",
-                                      "Negative mentions in the brand's rolling hour.",
-                                      labels=["brand"])  # fmt: skip
-        threshold = GaugeMetricFamily("guanchao_negative_threshold",
-                                      "More negatives than this in an hour opens an incident.",
-                                      labels=["brand"])  # fmt: skip
-        waves = GaugeMetricFamily("guanchao_waves",
-                                  "Copy-paste waves (suspected paid posting) in the rolling hour.",
-                                  labels=["brand"])  # fmt: skip
-        copies = GaugeMetricFamily("guanchao_wave_copies",
-                                   "Mentions in those waves (each wave counts once).",
-                                   labels=["brand"])  # fmt: skip
+        negatives, threshold, waves, copies = (
+            GaugeMetricFamily(f"guanchao_{name}", about, labels=["brand"])
+            for name, about in (
+                ("rolling_negatives", "Negative mentions in the brand's rolling hour."),
+                ("negative_threshold", "More negatives than this in an hour opens an incident."),
+                ("waves", "Copy-paste waves (suspected paid posting) in the rolling hour."),
+                ("wave_copies", "Mentions in those waves (each wave counts once)."),
+            )
+        )
         for brand, window in self.metrics.counts.windows.items():
             if not is_drill(brand):
                 totals = window.totals()
