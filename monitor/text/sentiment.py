@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from functools import lru_cache
 from itertools import pairwise, repeat
+from operator import mul
 from pathlib import Path
 from typing import Any
 
@@ -500,7 +501,7 @@ class Featurizer:
 
     def featurise(self, tokens: Sequence[str]) -> Features:
         roles = self.roles(tokens)
-        values = self._values(roles)
+        values = self.contrast_values(roles)
         text = "".join(tokens)
         low, high = self.spec.char_ngrams
         low = max(low, 1)
@@ -525,7 +526,7 @@ class Featurizer:
         contrast = _Role.CONTRAST
         return any(role is contrast for role, _ in roles)
 
-    def _values(self, roles: Sequence[tuple[_Role, float]]) -> list[float] | None:
+    def contrast_values(self, roles: Sequence[tuple[_Role, float]]) -> list[float] | None:
         """Per-token contrast weight, or None when the text has no contrast word."""
         contrast = _Role.CONTRAST
         if not self.has_contrast(roles):
@@ -613,15 +614,20 @@ class _PiecewiseSums:
         self.pairs = _Memo(self._pair)
         self.triples = _Memo(self._triple)
 
-    def total(self, tokens: Sequence[str]) -> complex:
-        total = sum(map(self.inner.__getitem__, tokens), 0j)
+    def total(self, tokens: Sequence[str], values: Sequence[float] | None = None) -> complex:
+        """The sum; with a contrast word, each piece weighted by the value of the token it
+        ends in, as every bigram and n-gram is (see `Featurizer`)."""
+        pieces = [map(self.inner.__getitem__, tokens)]
         if len(tokens) > 1:
-            total += sum(map(self.pairs.__getitem__, pairwise(tokens)), 0j)
+            pieces.append(map(self.pairs.__getitem__, pairwise(tokens)))
         if len(tokens) > 2 and 3 in self.lengths:
-            total += sum(
-                map(self.triples.__getitem__, zip(tokens, tokens[1:], tokens[2:], strict=False)), 0j
-            )
-        return total
+            triples = zip(tokens, tokens[1:], tokens[2:], strict=False)
+            pieces.append(map(self.triples.__getitem__, triples))
+        if values is None:
+            return sum((sum(piece, 0j) for piece in pieces), 0j)
+        return sum(
+            (sum(map(mul, values[skip:], piece), 0j) for skip, piece in enumerate(pieces)), 0j
+        )
 
     def _grams(self, grams: Iterable[str]) -> complex:
         get = self.model.chars.get
@@ -800,11 +806,12 @@ class Scorer:
     ) -> tuple[float, float, list[WordFeature]]:
         featurizer = self.featurizer
         roles = featurizer.roles(tokens)
-        if self._sums is None or featurizer.has_contrast(roles):
+        if self._sums is None:
             return self._heads_by_feature(model, tokens, evidence)
-        total = model.bias + self._sums.total(tokens)
+        values = featurizer.contrast_values(roles)
+        total = model.bias + self._sums.total(tokens, values)
         lookup = model.words.get
-        words = featurizer.word_features(tokens, roles, None)
+        words = featurizer.word_features(tokens, roles, values)
         for name, value, token in words:
             pair = lookup(name)
             if pair is not None:

@@ -6,6 +6,7 @@ import pytest
 
 from monitor.text.sentiment import (
     Label,
+    LinearModel,
     ModelError,
     Scorer,
     Thresholds,
@@ -77,6 +78,26 @@ def test_the_packaged_model_reads_negation_and_contrast(scorer: Scorer) -> None:
     assert scorer.score("不是不好").positive > scorer.score("不好").positive
     assert scorer.score("好是好，但是太贵了").positive < scorer.score("好是好，太贵了").positive
     assert scorer.score("虽然贵但是好吃").label is Label.POSITIVE
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["好是好，但是太贵了", "虽然贵但是好吃", "不是不好，不过物流太慢", "咖啡好喝", "有人喝过吗？"],
+)
+def test_the_scorer_sums_exactly_the_features_training_sees(scorer: Scorer, text: str) -> None:
+    """The scorer's shortcuts (sums memoised per token and pair, contrast weights applied
+    per token) add up to the features `guanchao train` fits, each times its weight."""
+    model = scorer.model
+    assert isinstance(model, LinearModel)
+    weights = model.named_weights()
+    tokens = scorer.tokens(text)
+    negative = positive = 0.0
+    for name, value in scorer.featurizer.all(tokens):
+        pair = weights.get(name, (0.0, 0.0))
+        negative, positive = negative + value * pair[0], positive + value * pair[1]
+    heads = scorer.heads(tokens)
+    assert heads[0] == pytest.approx(model.bias.real + negative, abs=1e-9)
+    assert heads[1] == pytest.approx(model.bias.imag + positive, abs=1e-9)
 
 
 @pytest.mark.parametrize("text", ["这杯咖啡很好喝", "笑死", "绝绝子"])
