@@ -75,9 +75,15 @@ def review(
 def make_case(result: QAResult) -> QACase:
     """The case of a failed conversation: masked, keyed by shop (else agent)."""
     return QACase(
-        key=result.shop or f"agent:{result.agent_id}",
+        key=route_key(result.shop, result.agent_id),
         value=json.dumps(case_document(result), ensure_ascii=False).encode(),
     )
+
+
+def route_key(shop: str, agent_id: str) -> str:
+    """The shop, so that a shop's cases stay in order on one partition; a conversation
+    without a shop goes by its agent."""
+    return shop or f"agent:{agent_id}"
 
 
 def case_document(result: QAResult) -> dict[str, Any]:

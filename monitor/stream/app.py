@@ -58,7 +58,7 @@ from monitor.settings import Settings
 from monitor.stream.brokerwatch import BrokerProbe
 from monitor.stream.casework import add_casework
 from monitor.stream.ingest import bootstrap_servers
-from monitor.stream.qa import add_qa
+from monitor.stream.qa import add_qa, qa_table
 from monitor.stream.tables import publish, recover_tail, until_stored, write_table
 from monitor.text.compliance import default_checker
 from monitor.web.api import register_compliance
@@ -153,11 +153,12 @@ def build_app(
     stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
     compliance = settings.compliance
     checker = default_checker(compliance.exempt_names, compliance.off_categories)
+    qa_cases = qa_table(app)
     casework = add_casework(app, settings, incidents_out, comments, stats, clock, env,
-                            send_dead_letter, checker, count_check)  # fmt: skip
+                            send_dead_letter, checker, count_check, qa_cases)  # fmt: skip
     metrics = Metrics(settings, stats, counts, lambda: casework.open_cases(partitions),
                       lambda: _lag(app))  # fmt: skip
-    add_qa(app, settings, enricher.scorer, metrics, clock, send_dead_letter)
+    add_qa(app, settings, enricher.scorer, metrics, clock, send_dead_letter, qa_cases)
 
     @app.agent(comments)
     async def enrich(events_stream: StreamT[bytes]) -> None:
@@ -216,7 +217,7 @@ def build_app(
         the timer and the dispatchers work on the owned brands' cases."""
         topic = scored.get_topic_name()
         mine = {tp.partition for tp in sender.assignor.assigned_actives() if tp.topic == topic}
-        tables = [mentions, hourly, incidents, casework.cases, casework.deliveries]
+        tables = [mentions, hourly, incidents, casework.cases, casework.deliveries, qa_cases]
         try:
             applied = await recover_tail(bootstrap_servers(broker), tables, mine)
             log.info("recovery completed with %d newest changelog records", applied)

@@ -39,6 +39,7 @@ from monitor.casework.playbook import load_playbook
 from monitor.detect.records import DeadLetter, dead_letter
 from monitor.detect.stages import brand_partition
 from monitor.metrics.collector import StreamStats
+from monitor.qa.casebook import case_route
 from monitor.settings import Settings, drill_name
 from monitor.signing import Links, Signer
 from monitor.stream.ingest import bootstrap_servers
@@ -104,6 +105,7 @@ def add_casework(
     send_dead_letter: SendDeadLetter,
     checker: ComplianceChecker,
     count_check: Callable[[str], None],
+    qa_cases: TableT[str, Any],
 ) -> Casework:
     partitions = settings.stream.partitions
     alert_dead_letters = app.topic(
@@ -272,8 +274,13 @@ def add_casework(
         stored = work.cases.data.get(case_id)
         return stored is not None and owns(stored["brand"])
 
+    def held_qa() -> dict[str, Any]:
+        """The QA cases of the shops whose partitions this worker owns now."""
+        return {key: case for key, case in list(qa_cases.data.items())
+                if owns(case_route(case))}  # fmt: skip
+
     console = Console(responder, respond, signer, token, settings.alerts.public_url, clock,
                       save_silence, start_drill, brands, owner_of, people, holds,
-                      peers)  # fmt: skip
+                      peers, held_qa)  # fmt: skip
     register_console(app, console, checker, Offload("console", MAX_CHECKS_WAITING), count_check)
     return work

@@ -9,7 +9,8 @@ GET|POST /console/compliance            copy checked in place (signed in)
 POST /console/compliance/file           the copy of an uploaded .txt or .docx, checked so
 GET|POST /console/silences, POST /console/silences/{id}/expire   (signed in)
 GET|POST /console/drills                a drill started, and how fast it was handled
-GET  /console/rows/{board|drills|silences}   this worker's own rows of those pages, as JSON
+GET  /console/qa, /console/qa/{id}      failed service conversations (`monitor.web.qa_console`)
+GET  /console/rows/{board|drills|silences|qa}   this worker's own rows of those pages, as JSON
 GET  /console/static/{name}             the console's own CSS and JS
 
 Getting in: the link in an alert is signed for its incident and the person paged, and
@@ -66,6 +67,7 @@ from monitor.web.api import (
     read_body,
     silence_from,
 )
+from monitor.web.qa_console import QA_ROW_KEYS, qa_row, register_qa_pages
 from monitor.web.upload import UploadError, copy_from_file, uploaded_fields
 from monitor.web.words import WORDS, language_of
 
@@ -86,6 +88,7 @@ ROW_KEYS = {
                          "to_ack"}),
     "silences": frozenset({"id", "brand", "level", "starts_at", "ends_at", "created_by",
                            "comment", "from", "until"}),
+    "qa": QA_ROW_KEYS,
 }  # fmt: skip
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -131,8 +134,10 @@ class Console:
         people: Mapping[str, str] | None = None,
         holds: Callable[[str], bool] | None = None,
         peers: Callable[[], Sequence[str]] = lambda: (),
+        qa_cases: Callable[[], Mapping[str, Mapping[str, Any]]] = dict,
     ) -> None:
         self.owner_of = owner_of
+        self.qa_cases = qa_cases  # the QA cases of the shops this worker owns, by id
         self.peers = peers  # the web addresses of the group's other workers, now
         # A worker keeps the cases of partitions it gave up in memory: only those of the
         # partitions it owns now are its to show and act on
@@ -273,7 +278,11 @@ class Console:
         """This worker's own rows of a page that shows every worker's (`ROW_KEYS`): its
         part of its own page, and its answer to the other workers' fan-out."""
         return {"board": self.board_rows, "drills": self.drill_rows,
-                "silences": self.silence_rows}[kind]()  # fmt: skip
+                "silences": self.silence_rows, "qa": self.qa_rows}[kind]()  # fmt: skip
+
+    def qa_rows(self) -> list[dict[str, Any]]:
+        zone = self.zone()
+        return [qa_row(key, case, zone) for key, case in self.qa_cases().items()]
 
     def drill_rows(self) -> list[dict[str, Any]]:
         cases = [
@@ -453,6 +462,13 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             kind = kept.pop("content-type", "text/html").split(";")[0]
             return self.bytes(answer.content, content_type=kind, status=answer.status_code,
                               headers=kept)  # fmt: skip
+
+        async def at_peers(self, request: Request, body: bytes, missing: str) -> Response:
+            """What the page names is not here: the other workers are asked in turn (a
+            request passed on once is not passed on again)."""
+            if cast(web.Request, request).headers.get(FORWARDED):
+                return self.refuse(request, 404, missing)
+            return await self.passed_on(request, console.peers(), body, missing)
 
         def sign_in_first(self, request: Request) -> Response:
             here = str(_here(request, console.base))
@@ -649,10 +665,8 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
             body = await read_body(request, FORM_BYTES)
             await self.signed_form(request, body)
             stored = console.responder.silences.get(silence_id)
-            if stored is None and cast(web.Request, request).headers.get(FORWARDED):
-                return self.refuse(request, 404, "no_silence")
             if stored is None:  # listed from another worker (`Console.everywhere`)
-                return await self.passed_on(request, console.peers(), body, "no_silence")
+                return await self.at_peers(request, body, "no_silence")
             silence = Silence.from_dict(stored)
             ended = replace(silence, ends_at=min(silence.ends_at, console.clock()))
             await console.save_silence(ended)
@@ -678,6 +692,8 @@ def register_console(app: faust.App, console: Console, checker: ComplianceChecke
                 raise ActionError(400, f"not a brand of the config: {brand[:40]!r}")
             size = await console.start_drill(brand)  # then a GET: a reload starts no other
             return self.go(request, f"{console.base}/drills?started={quote(brand)}&size={size}")
+
+    register_qa_pages(app, console, Page)
 
     @app.page("/console/static/{name}")
     class Static(View):
