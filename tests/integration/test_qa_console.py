@@ -5,6 +5,7 @@ Without a sign-in the pages say nothing. Screenshots at 375 and 1280 px (`look`)
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -14,6 +15,7 @@ from urllib.parse import quote
 from playwright.sync_api import Browser, Page
 
 from monitor.casework.playbook import DEFAULT_PLAYBOOK
+from monitor.detect.stages import brand_partition
 from tests.unit.test_qa_intake import PHONE, POLITE, RUDE, SHOP
 
 from .conftest import MakePipeline, Worker, wait_for
@@ -82,3 +84,39 @@ def test_a_failed_conversation_is_a_masked_case_in_the_console(
     wait_for(lambda: reloaded_shows(page, SHOP), "the case on the QA page")
     read_the_case(page, shots)
     refused_without_sign_in(worker, browser)
+
+
+def one_shop_a_partition(partitions: int) -> list[str]:
+    """A shop name for each partition, so that every worker holds some shop's cases."""
+    shops: dict[int, str] = {}
+    for n in range(1000):
+        shops.setdefault(brand_partition(f"店铺{n}", partitions), f"店铺{n}")
+    return [shops[partition] for partition in range(partitions)]
+
+
+def test_every_worker_shows_every_shop_s_cases_and_opens_the_others(
+    make_pipeline: MakePipeline, browser: Browser
+) -> None:
+    """Two workers, each holding the shops of its partitions: either's QA page lists all,
+    and a case the other holds opens through it."""
+    alerts = {"playbook": str(DEFAULT_PLAYBOOK), "sinks": [{"name": "console", "kind": "console"}]}
+    pipeline = make_pipeline(4, alerts=alerts, env=ENV)
+    qa_config(pipeline)
+    first, second = pipeline.start_worker(), pipeline.start_worker()
+    wait_for(lambda: all(w.get("/health").get("assigned_partitions") for w in (first, second)),
+             "both workers to own partitions")  # fmt: skip
+    shops = one_shop_a_partition(4)
+    produce(pipeline, [conversation(n, RUDE, shop=shop) for n, shop in enumerate(shops)])
+
+    page = signed_in(browser, first, "qa")
+    wait_for(lambda: reloaded_shows(page, "共 4 个未达标会话"), "every shop's case on the page")
+    assert all(shop in page.locator("#qa-cases").inner_text() for shop in shops)
+    session = next(c["value"] for c in page.context.cookies() if c["name"] == "guanchao_session")
+    rows = f"http://127.0.0.1:{second.web_port}/console/rows/qa"
+    request = urllib.request.Request(rows, headers={"Cookie": f"guanchao_session={session}"})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        held = [row["id"] for row in json.load(answer)["rows"]]
+    assert 0 < len(held) < 4, held  # each worker holds some
+    page.goto(f"http://127.0.0.1:{first.web_port}/console/qa/{quote(held[0], safe='')}")
+    assert "加我微信" in page.locator("#turn-2").inner_text()
+    assert PHONE not in page.content()
