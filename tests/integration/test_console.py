@@ -447,7 +447,8 @@ def test_every_worker_shows_every_case_silence_and_drill(
     assert "两台都看得到" in on_owner.inner_text("main")
     on_owner.get_by_role("button", name="立即结束").click()  # ended on the worker that has it
     assert "已结束的静默" in on_owner.inner_text("main")
-    assert not any(s["active"] for s in call(other, "GET", "/silences")[1]["silences"])
+    wait_for(lambda: not any(s["active"] for s in call(other, "GET", "/silences")[1]["silences"]),
+             "the other worker to follow the silence's end")  # fmt: skip
 
     page.goto(f"http://127.0.0.1:{other.web_port}/console/drills")
     page.get_by_label("品牌").select_option("山海茶饮")
