@@ -10,6 +10,7 @@ import hmac
 import json
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from monitor.stream.broker import free_port
 from tests.receivers import Receiver, receiver
 
 # The real clock: Alertmanager judges startsAt/endsAt against its own.
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)  # read again when each test begins, below
 SECRET = "SEC-test-秘密"
 MESSAGE = Message(
     title="【预警】云朵咖啡 · 新事件",
@@ -58,10 +59,18 @@ def make_sink(kind: str, url: str, **extra: Any) -> Sink:
     return build_sinks((config,), env)[kind]
 
 
-def send(sink: Sink, message: Message = MESSAGE, now: datetime = NOW) -> None:
+@pytest.fixture(autouse=True)
+def real_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alertmanager keeps an alert only until its end, by its own clock: the time a test
+    sends must be when it runs, not when the module was imported (on CI, 15 minutes
+    earlier: the alert had ended before it was posted)."""
+    monkeypatch.setattr(sys.modules[__name__], "NOW", datetime.now(UTC).replace(microsecond=0))
+
+
+def send(sink: Sink, message: Message = MESSAGE, now: datetime | None = None) -> None:
     async def go() -> None:
         async with httpx.AsyncClient(timeout=5) as client:
-            await sink.send(message, now, client)
+            await sink.send(message, now or NOW, client)
 
     asyncio.run(go())
 

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from .conftest import Pipeline, wait_for
 
 NEGATIVE = "云朵咖啡物流太慢了，客服也不理人，避雷[怒]"
 POSITIVE = "云朵咖啡的拿铁很好喝，推荐[赞]"
-START = datetime.now(UTC) - timedelta(minutes=30)
+START = datetime.now(UTC) - timedelta(minutes=30)  # read again when each test begins, below
+
+
+@pytest.fixture(autouse=True)
+def real_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker reads the real clock: times made at import were a quarter of an hour
+    old when CI ran the test, near the end of the rolling hour."""
+    monkeypatch.setattr(sys.modules[__name__], "START", datetime.now(UTC) - timedelta(minutes=30))
 
 
 def comment(n: int, text: str = NEGATIVE, minutes: float = 0, **extra: Any) -> dict[str, Any]:
