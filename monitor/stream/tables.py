@@ -7,14 +7,17 @@ that a worker owning a partition owns whole brands: their counts, incidents and 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
-from faust.types import TableT, TopicT
+from faust.stores import memory
+from faust.types import TP, TableT, TopicT
 
 from monitor.detect.stages import brand_of_key, brand_partition
 
@@ -23,6 +26,8 @@ log = logging.getLogger(__name__)
 BrandOf = Callable[[str, Any], str]
 TAIL_SECONDS = 5.0  # the longest `recover_tail` reads, once per rebalance
 RETRY_SECONDS = 1.0  # between sends of writes the broker did not take
+STALL_SECONDS = 10.0  # a bulk read that gets nothing for this long is left to Faust
+FETCH_BYTES = 8 * 1024 * 1024  # per partition and fetch, when a store reads its changelog
 
 
 async def until_stored(write: Callable[[], Awaitable[None]], what: str) -> None:
@@ -196,3 +201,102 @@ async def publish(topic: TopicT, brand: str, event: Mapping[str, Any], partition
         partition=brand_partition(brand, partitions),
         force=True,
     )
+
+
+class ChangelogStore(memory.Store[str, Any]):
+    """Faust's in-memory store, which reads its changelog partitions itself, in bulk, when
+    they are assigned; registered as the `guanchao://` store (pyproject's entry points).
+
+    Faust recovers a table one record at a time through its stream machinery: about
+    7,000 records/s here, so a worker with a million mentions in state served again
+    after 161 s. aiokafka alone reads them at about 120,000/s. The store tells Faust the
+    last offset it read as persisted, and Faust's recovery reads only what came after:
+    the state is still rebuilt from the changelog alone, as exact after a SIGKILL as
+    before. If the bulk read fails, Faust reads the whole partition as it always did.
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.held: set[TP] = set()  # partitions whose records are in memory
+        self.read_up_to: dict[TP, int] = {}  # told to Faust until its recovery is done
+
+    async def on_rebalance(
+        self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
+    ) -> None:
+        topic = self.table.changelog_topic.get_topic_name()
+        mine = {tp for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
+        self.held &= mine
+        new = mine - self.held
+        if not new:
+            return
+        servers = ",".join(f"{url.host}:{url.port or 9092}" for url in self.app.conf.broker)
+        try:
+            with gc_paused():
+                self.read_up_to.update(await read_changelog(servers, new, self._apply))
+        except (KafkaError, OSError, TimeoutError) as error:
+            log.warning("%s: the changelog was not read in bulk (%s: %s); Faust reads it",
+                        topic, type(error).__name__, error)  # fmt: skip
+            return
+        self.held |= new
+
+    def _apply(self, partition: int, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return
+        name = json.loads(key)
+        if value is None:
+            self.data.pop(name, None)
+            self._key_partition.pop(name, None)
+        else:
+            self.data[name] = json.loads(value)
+            self._key_partition[name] = partition
+
+    def persisted_offset(self, tp: TP) -> int | None:
+        return self.read_up_to.get(tp)
+
+    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
+        """From now on Faust's own offsets are newer than what the bulk read reached."""
+        await super().on_recovery_completed(active_tps, standby_tps)
+        self.read_up_to.clear()
+
+
+async def read_changelog(
+    servers: str, tps: set[TP], apply: Callable[[int, bytes | None, bytes | None], None]
+) -> dict[TP, int]:
+    """Apply every record of the partitions, oldest first; the last offset read of each."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False,
+                                max_partition_fetch_bytes=FETCH_BYTES,
+                                fetch_max_bytes=4 * FETCH_BYTES)  # fmt: skip
+    last: dict[TP, int] = {}
+    try:
+        await consumer.start()
+        wanted = [TopicPartition(tp.topic, tp.partition) for tp in tps]
+        consumer.assign(wanted)
+        ends = await consumer.end_offsets(wanted)
+        pending = [tp for tp in wanted if ends[tp]]  # an empty one would wait out a fetch
+        if pending:  # with none, aiokafka would seek every assigned partition
+            await consumer.seek_to_beginning(*pending)
+        clock = asyncio.get_running_loop().time
+        progress = clock()
+        while pending:
+            for tp, records in (await consumer.getmany(*pending, timeout_ms=500)).items():
+                for record in records:
+                    apply(tp.partition, record.key, record.value)
+                    last[TP(tp.topic, tp.partition)] = record.offset
+                progress = clock()
+            pending = [tp for tp in pending if not await _read_to_end(consumer, tp)]
+            if clock() - progress > STALL_SECONDS:
+                raise TimeoutError(f"nothing read for {STALL_SECONDS:.0f}s")
+    finally:
+        await consumer.stop()
+    return last
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """For loading state: every collection the million new objects trigger walks all the
+    earlier ones again (a quarter of a million mentions' restore time)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -196,13 +196,14 @@ def test_waves_switched_off_count_every_copy(enabled: bool) -> None:
     assert rolling_negatives(replay) == (1 if enabled else 12)
 
 
-def test_counts_rebuilt_from_the_stored_mentions_have_the_same_waves() -> None:
+def test_counts_restored_from_the_stored_mentions_have_the_same_waves() -> None:
     replay, _copies = wave_of_forty()
+    replay.feed([scored(50 + n, text, f"a{n}", 7 + n) for n, text in enumerate(DISTINCT[:5])])
     stored = {key: value for key, value in _stored(replay).items() if value is not None}
     rebuilt = Counts(WaveSettings())
-    for key, value in stored.items():
-        rebuilt.add(Mention.from_json(key, value))
-    assert rebuilt.window(BRAND).totals().negatives == 1
+    rebuilt.restore(Mention.from_json(key, value) for key, value in stored.items())
+    assert rebuilt.window(BRAND).totals() == replay.stage.counts.window(BRAND).totals()
+    assert rebuilt.window(BRAND).totals().negatives == 1 + 5
     late = scored(99, paraphrases(1, seed=99)[0], "latecomer", 6.5)
     counted = rebuilt.add(Mention.from_record(late))
     assert counted is not None and counted.group
