@@ -28,9 +28,9 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import faust
 from aiohttp import web
@@ -42,6 +42,7 @@ from monitor import strictjson
 from monitor.casework.cases import ACTIONS, ActionError, Case
 from monitor.settings import LEVELS
 from monitor.text.compliance import ComplianceChecker
+from monitor.web.routes import add_page
 
 MAX_NOTE_CHARS = 2000
 MAX_COPY_CHARS = 200_000
@@ -56,6 +57,95 @@ _T = TypeVar("_T")
 Respond = Callable[[Callable[[], RespondWrites]], Awaitable[RespondWrites]]
 
 
+@dataclass(frozen=True)
+class ApiContext:
+    """What the API's views act on: this worker's cases and silences, and its token."""
+
+    responder: RespondStage
+    respond: Respond
+    save_silence: Callable[[Silence], Awaitable[None]]
+    token: str
+    clock: Callable[[], datetime]
+
+
+class Guarded(View):
+    """An API view: refused without the token, an `ActionError` answered as JSON."""
+
+    api: ClassVar[ApiContext]  # this worker's (`routes.add_page`)
+
+    async def dispatch(self, request: Any) -> Any:
+        refusal = _refuse(request, self.api.token)
+        if refusal:
+            return self.json({"error": refusal}, status=401)
+        try:
+            return await super().dispatch(request)
+        except ActionError as error:
+            return self.json({"error": str(error)}, status=error.status)
+
+
+class Incidents(Guarded):
+    async def get(self, request: Request) -> Response:
+        wanted = {name: request.query.get(name) for name in ("state", "brand", "level")}
+        found = [
+            _listed(Case.from_dict(document))
+            for document in list(self.api.responder.cases.values())
+            if all(value in (None, document[name]) for name, value in wanted.items())
+        ]
+        found.sort(key=lambda case: case["detected_at"], reverse=True)
+        return self.json({"incidents": found})
+
+
+class OneIncident(Guarded):
+    async def get(self, request: Request, case_id: str) -> Response:
+        return self.json(case_document(self.api.responder, case_id))
+
+
+class Act(Guarded):
+    async def post(self, request: Request, case_id: str, action: str) -> Response:
+        body = await _body(request)
+        action = action.replace("-", "_")
+        if action not in ACTIONS:
+            raise ActionError(400, f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+        who, note = _text(body, "who", 100), _text(body, "note", MAX_NOTE_CHARS)
+        writes = await self.api.respond(lambda: self.api.responder.act(case_id, action, who, note))
+        return self.json(_listed(Case.from_dict(writes.cases[case_id])))
+
+
+class Silences(Guarded):
+    async def get(self, request: Request) -> Response:
+        now = self.api.clock()
+        listed = [
+            {**silence.as_dict(), "active": silence.starts_at <= now < silence.ends_at}
+            for silence in self.api.responder.active_silences()
+        ]
+        return self.json({"silences": listed})
+
+    async def post(self, request: Request) -> Response:
+        silence = silence_from(await _body(request), self.api.clock())
+        await self.api.save_silence(silence)
+        return self.json(silence.as_dict(), status=201)
+
+
+class OneSilence(Guarded):
+    async def delete(self, request: Request, silence_id: str) -> Response:
+        stored = self.api.responder.silences.get(silence_id)
+        if stored is None:
+            raise ActionError(404, f"no silence {silence_id}")
+        silence = Silence.from_dict(stored)
+        ended = replace(silence, ends_at=min(silence.ends_at, self.api.clock()))
+        await self.api.save_silence(ended)
+        return self.json(ended.as_dict())
+
+
+API_PAGES: dict[str, type[Guarded]] = {
+    "/incidents": Incidents,
+    "/incidents/{case_id}": OneIncident,
+    "/incidents/{case_id}/{action}": Act,
+    "/silences": Silences,
+    "/silences/{silence_id}": OneSilence,
+}
+
+
 def register_api(
     app: faust.App,
     responder: RespondStage,
@@ -64,69 +154,9 @@ def register_api(
     token: str,
     clock: Callable[[], datetime],
 ) -> None:
-    class Guarded(View):
-        async def dispatch(self, request: Any) -> Any:
-            refusal = _refuse(request, token)
-            if refusal:
-                return self.json({"error": refusal}, status=401)
-            try:
-                return await super().dispatch(request)
-            except ActionError as error:
-                return self.json({"error": str(error)}, status=error.status)
-
-    @app.page("/incidents")
-    class Incidents(Guarded):
-        async def get(self, request: Request) -> Response:
-            wanted = {name: request.query.get(name) for name in ("state", "brand", "level")}
-            found = [
-                _listed(Case.from_dict(document))
-                for document in list(responder.cases.values())
-                if all(value in (None, document[name]) for name, value in wanted.items())
-            ]
-            found.sort(key=lambda case: case["detected_at"], reverse=True)
-            return self.json({"incidents": found})
-
-    @app.page("/incidents/{case_id}")
-    class OneIncident(Guarded):
-        async def get(self, request: Request, case_id: str) -> Response:
-            return self.json(case_document(responder, case_id))
-
-    @app.page("/incidents/{case_id}/{action}")
-    class Act(Guarded):
-        async def post(self, request: Request, case_id: str, action: str) -> Response:
-            body = await _body(request)
-            action = action.replace("-", "_")
-            if action not in ACTIONS:
-                raise ActionError(400, f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
-            who, note = _text(body, "who", 100), _text(body, "note", MAX_NOTE_CHARS)
-            writes = await respond(lambda: responder.act(case_id, action, who, note))
-            return self.json(_listed(Case.from_dict(writes.cases[case_id])))
-
-    @app.page("/silences")
-    class Silences(Guarded):
-        async def get(self, request: Request) -> Response:
-            now = clock()
-            listed = [
-                {**silence.as_dict(), "active": silence.starts_at <= now < silence.ends_at}
-                for silence in responder.active_silences()
-            ]
-            return self.json({"silences": listed})
-
-        async def post(self, request: Request) -> Response:
-            silence = silence_from(await _body(request), clock())
-            await save_silence(silence)
-            return self.json(silence.as_dict(), status=201)
-
-    @app.page("/silences/{silence_id}")
-    class OneSilence(Guarded):
-        async def delete(self, request: Request, silence_id: str) -> Response:
-            stored = responder.silences.get(silence_id)
-            if stored is None:
-                raise ActionError(404, f"no silence {silence_id}")
-            silence = Silence.from_dict(stored)
-            ended = replace(silence, ends_at=min(silence.ends_at, clock()))
-            await save_silence(ended)
-            return self.json(ended.as_dict())
+    api = ApiContext(responder, respond, save_silence, token, clock)
+    for path, view in API_PAGES.items():
+        add_page(app, path, view, api=api)
 
 
 def _refuse(request: Request, token: str) -> str:
@@ -230,21 +260,36 @@ def _delivered(delivery: Mapping[str, Any]) -> dict[str, Any]:
     return {"kind": delivery["notice"]["kind"], **{name: delivery[name] for name in fields}}
 
 
+@dataclass(frozen=True)
+class CopyCheck:
+    """What checking copy needs: the checker, the thread it runs on (`Offload`), and
+    the count of results by kind."""
+
+    checker: ComplianceChecker
+    offload: Offload
+    count: Callable[[str], None]
+
+
+class Compliance(View):
+    check: ClassVar[CopyCheck]  # this worker's (`routes.add_page`)
+
+    async def post(self, request: Request) -> Response:
+        try:
+            raw = await read_body(request, MAX_BODY_BYTES)
+            result, answer = await self.check.offload.run(
+                lambda: _check_copy(self.check.checker, raw)
+            )
+        except ActionError as error:
+            return self.json({"error": str(error)}, status=error.status)
+        self.check.count(result)
+        return self.json(answer)
+
+
 def register_compliance(
     app: faust.App, checker: ComplianceChecker, count: Callable[[str], None]
 ) -> None:
     offload = Offload("compliance", MAX_CHECKS_WAITING)
-
-    @app.page("/compliance")
-    class Compliance(View):
-        async def post(self, request: Request) -> Response:
-            try:
-                raw = await read_body(request, MAX_BODY_BYTES)
-                result, answer = await offload.run(lambda: _check_copy(checker, raw))
-            except ActionError as error:
-                return self.json({"error": str(error)}, status=error.status)
-            count(result)
-            return self.json(answer)
+    add_page(app, "/compliance", Compliance, check=CopyCheck(checker, offload, count))
 
 
 def _check_copy(checker: ComplianceChecker, raw: bytes) -> tuple[str, dict[str, Any]]:

@@ -13,20 +13,17 @@ the board's fan-out), and a case this worker does not hold is asked of the other
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import faust
 from aiohttp import web
-from faust.web import Request, Response, View
+from faust.web import Request, Response
 
 from monitor.qa.casebook import started
+from monitor.web.page import Page
+from monitor.web.words import clock_time
 
-if TYPE_CHECKING:
-    from monitor.web.console import Console
-
-# What a row from another worker must carry to be shown (`console.ROW_KEYS`)
+# What a row from another worker must carry to be shown (`fanout.ROW_KEYS`)
 QA_ROW_KEYS = frozenset({"id", "shop", "channel", "agent_id", "score", "pass_mark",
                          "started_at", "started", "deductions", "deductions_left_out"})  # fmt: skip
 SHOWN_ROWS = 200  # a page a lead can read; the filters find the rest
@@ -36,7 +33,7 @@ def qa_row(key: str, case: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     """What the list shows of a case: all but the conversation's turns, which are the
     bulk of a case and travel between workers only for the one case opened."""
     row = {name: case.get(name) for name in QA_ROW_KEYS - {"id", "started"}}
-    return {**row, "id": key, "started": _clock(case["started_at"], zone),
+    return {**row, "id": key, "started": clock_time(case["started_at"], zone),
             "deductions_left_out": case.get("deductions_left_out") or 0}  # fmt: skip
 
 
@@ -58,7 +55,7 @@ def qa_list(query: Mapping[str, str], rows: list[dict[str, Any]]) -> dict[str, A
 def qa_detail(key: str, case: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     """The case, and its turns numbered from 1, each with the deductions found at it;
     a deduction whose turn is not among them (a case cut short) is listed apart."""
-    turns = [{**turn, "number": index + 1, "time": _clock(turn["time"], zone, seconds=True),
+    turns = [{**turn, "number": index + 1, "time": clock_time(turn["time"], zone, seconds=True),
               "deductions": []} for index, turn in enumerate(case["turns"])]  # fmt: skip
     elsewhere: list[Mapping[str, Any]] = []
     for deduction in case["deductions"]:
@@ -67,35 +64,20 @@ def qa_detail(key: str, case: Mapping[str, Any], zone: ZoneInfo) -> dict[str, An
     return {"case": qa_row(key, case, zone), "turns": turns, "elsewhere": elsewhere}
 
 
-def _clock(iso: str, zone: ZoneInfo, seconds: bool = False) -> str:
-    """In the console's zone: a wait of 40 seconds is read from the turns' seconds."""
-    shown = "%m-%d %H:%M:%S" if seconds else "%m-%d %H:%M"
-    return datetime.fromisoformat(iso).astimezone(zone).strftime(shown)
+class QACases(Page):
+    async def get(self, request: Request) -> Response:
+        visitor = self.signed_in(request)
+        rows, missing = await self.console.everywhere("qa", visitor)
+        query = cast(web.Request, request).query
+        return self.page(request, "qa.html", visitor=visitor, missing=missing,
+                         **qa_list(query, rows))  # fmt: skip
 
 
-def register_qa_pages(app: faust.App, console: Console, page: type[View]) -> None:
-    """The QA list and case views, on the console's `Page` (templates, sign-in, passing a
-    request on to the other workers)."""
-
-    @app.page("/console/qa")
-    class QACases(page):  # type: ignore[misc,valid-type]  # the console's Page, made at run time
-        async def get(self, request: Request) -> Response:
-            visitor = console.visitor(request)
-            if visitor is None:
-                return cast(Response, self.sign_in_first(request))
-            rows, missing = await console.everywhere("qa", visitor)
-            query = cast(web.Request, request).query
-            return cast(Response, self.page(request, "qa.html", visitor=visitor,
-                                            missing=missing, **qa_list(query, rows)))  # fmt: skip
-
-    @app.page("/console/qa/{case_id}")
-    class QACase(page):  # type: ignore[misc,valid-type]  # the console's Page, made at run time
-        async def get(self, request: Request, case_id: str) -> Response:
-            visitor = console.visitor(request)
-            if visitor is None:
-                return cast(Response, self.sign_in_first(request))
-            case = console.qa_cases().get(case_id)
-            if case is None:  # another worker's shop, or none
-                return cast(Response, await self.at_peers(request, b"", "no_qa_case"))
-            detail = qa_detail(case_id, case, console.zone())
-            return cast(Response, self.page(request, "qa_case.html", visitor=visitor, **detail))
+class QACase(Page):
+    async def get(self, request: Request, case_id: str) -> Response:
+        visitor = self.signed_in(request)
+        case = self.console.qa_cases().get(case_id)
+        if case is None:  # another worker's shop, or none
+            return await self.at_peers(request, b"", "no_qa_case")
+        detail = qa_detail(case_id, case, self.console.zone())
+        return self.page(request, "qa_case.html", visitor=visitor, **detail)
