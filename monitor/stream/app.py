@@ -32,13 +32,15 @@ import os
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import StreamT
+from faust.types import StreamT, TableT, TopicT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -54,9 +56,9 @@ from monitor.detect.stages import (
     read_scored,
 )
 from monitor.metrics.collector import Metrics, StreamStats
-from monitor.settings import Settings
+from monitor.settings import Settings, StreamSettings, TopicNames
 from monitor.stream.brokerwatch import BrokerProbe
-from monitor.stream.casework import add_casework
+from monitor.stream.casework import Casework, SendDeadLetter, add_casework
 from monitor.stream.ingest import bootstrap_servers
 from monitor.stream.qa import add_qa, qa_table
 from monitor.stream.tables import publish, recover_tail, until_stored, write_table
@@ -74,9 +76,40 @@ def build_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     env: Mapping[str, str] = os.environ,
 ) -> faust.App:
-    stream = settings.stream
-    partitions = stream.partitions
-    app = faust.App(
+    app = _faust_app(settings.stream, broker, datadir, web_port)
+    topics = Topics.declare(app, settings.stream.topics)
+    tables = CountTables.declare(app)
+    stats = StreamStats()
+    dead_letters = DeadLetters(topics.dead_letters, stats)
+    enricher = Enricher(settings)
+    counts = Counts(settings.waves)
+    compliance = settings.compliance
+    checker = default_checker(compliance.exempt_names, compliance.off_categories)
+    count_check = partial(_count_check, stats)
+    qa_cases = qa_table(app)
+    casework = add_casework(app, settings, topics.incidents, topics.comments, stats, clock, env,
+                            dead_letters.send, checker, count_check, qa_cases)  # fmt: skip
+    metrics = Metrics(settings, stats, counts, casework.open_cases, lambda: _lag(app))
+    add_qa(app, settings, enricher.scorer, metrics, clock, dead_letters.send, qa_cases)
+    pipeline = Pipeline(settings, topics, tables, enricher, counts, stats, metrics,
+                        dead_letters.send, clock)  # fmt: skip
+    app.agent(topics.comments)(pipeline.enrich)
+    app.agent(topics.scored)(pipeline.count)
+    recovered = [tables.mentions, tables.hourly, tables.incidents, casework.cases,
+                 casework.deliveries, qa_cases]  # fmt: skip
+    recovery = Recovery(broker, topics.scored, recovered, pipeline, casework)
+    app.on_rebalance_complete.connect(recovery.rebuild_counts)  # type: ignore[arg-type]  # mode's Signal typing
+    register_compliance(app, checker, count_check)
+    watch = BrokerWatch(app, settings.stream, broker, stats, clock)
+    app.timer(interval=settings.stream.broker_check_seconds)(watch.watch_broker)
+    _add_status_pages(app, settings, stats, metrics, counts)
+    return app
+
+
+def _faust_app(
+    stream: StreamSettings, broker: str, datadir: Path, web_port: int | None
+) -> faust.App:
+    return faust.App(
         stream.app_id,
         broker=broker,
         store="memory://",
@@ -92,7 +125,7 @@ def build_app(
         web_stats_enabled=False,
         web_graph_enabled=False,
         web_metrics_enabled=False,
-        topic_partitions=partitions,
+        topic_partitions=stream.partitions,
         topic_replication_factor=1,
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
@@ -109,150 +142,230 @@ def build_app(
         recovery_consistency_check=False,
     )
 
-    comments = app.topic(stream.topics.comments, key_serializer="raw", value_serializer="raw")
-    scored = app.topic(stream.topics.scored, key_serializer="raw", value_serializer="raw")
-    incidents_out = app.topic(stream.topics.incidents, key_serializer="raw", value_serializer="raw")
-    dead_letters = app.topic(
-        stream.topics.dead_letter, key_serializer="raw", value_serializer="raw"
-    )
-    mentions = app.Table("mentions", key_type=str)
-    hourly = app.Table("hourly", key_type=str)
-    incidents = app.Table("incidents", key_type=str)
 
-    stats = StreamStats()
+@dataclass(frozen=True)
+class Topics:
+    """The comment pipeline's topics, in raw bytes: `monitor.detect` reads and writes
+    the records, so a record it cannot read is still dead-lettered as it came."""
 
-    async def send_dead_letter(dead: DeadLetter, source: Any) -> None:
+    comments: TopicT
+    scored: TopicT
+    incidents: TopicT
+    dead_letters: TopicT
+
+    @classmethod
+    def declare(cls, app: faust.App, names: TopicNames) -> Topics:
+        def raw(name: str) -> TopicT:
+            return app.topic(name, key_serializer="raw", value_serializer="raw")
+
+        return cls(raw(names.comments), raw(names.scored), raw(names.incidents),
+                   raw(names.dead_letter))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CountTables:
+    mentions: TableT[str, Any]
+    hourly: TableT[str, Any]
+    incidents: TableT[str, Any]
+
+    @classmethod
+    def declare(cls, app: faust.App) -> CountTables:
+        return cls(*(app.Table(name, key_type=str) for name in ("mentions", "hourly", "incidents")))
+
+
+@dataclass(frozen=True)
+class DeadLetters:
+    topic: TopicT
+    stats: StreamStats
+
+    async def send(self, dead: DeadLetter, source: Any) -> None:
         """Counted once the broker has it, so /health never shows more than the topic."""
         value, headers = dead.message_for(source.partition, source.offset, source.key)
 
         async def write() -> None:
-            await (await dead_letters.send(value=value, headers=headers, force=True))
+            await (await self.topic.send(value=value, headers=headers, force=True))
 
         try:
             await until_stored(write, f"a dead letter ({dead.reason})")
         except Exception:  # nothing left to keep it in: said, and the stream goes on
             log.exception("a dead letter (%s) could not be stored", dead.reason)
             return
-        stats.dead_lettered[dead.reason] += 1
+        self.stats.dead_lettered[dead.reason] += 1
 
-    def stored(sent: asyncio.Future[Any]) -> None:
+
+def _count_check(stats: StreamStats, result: str) -> None:
+    stats.compliance[result] += 1
+
+
+class Pipeline:
+    """The two comment agents, enrich and count (one event at a time, every send
+    `force=True`: see the module's notes)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        topics: Topics,
+        tables: CountTables,
+        enricher: Enricher,
+        counts: Counts,
+        stats: StreamStats,
+        metrics: Metrics,
+        send_dead_letter: SendDeadLetter,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.partitions = settings.stream.partitions
+        self.topics = topics
+        self.tables = tables
+        self.enricher = enricher
+        self.counts = counts
+        self.stats = stats
+        self.metrics = metrics
+        self.send_dead_letter = send_dead_letter
+        self.clock = clock
+        self.stage = CountStage(settings, counts, tables.hourly.data, tables.incidents.data, clock)
+
+    async def enrich(self, events_stream: StreamT[bytes]) -> None:
+        async for event in events_stream.events():
+            self.stats.received += 1
+            result = enrich_batch([event.value], self.enricher, self.settings, self.clock())
+            for brand, record in result.records:
+                partition = brand_partition(brand, self.partitions)
+                try:
+                    sent = await self.topics.scored.send(
+                        key=brand.encode(), value=record, partition=partition, force=True
+                    )
+                except Exception as error:  # refused before sending (size): the record is kept
+                    result.dead.append(DeadLetter(event.value, "unsendable", repr(error)))
+                    break
+                asyncio.ensure_future(sent).add_done_callback(self.stored)
+            for dead in result.dead:
+                await self.send_dead_letter(dead, event.message)
+            self.stats.unattributed += result.unattributed
+            now = self.clock()
+            for created in result.created:
+                self.metrics.latency.observe(max(0.0, (now - created).total_seconds()))
+
+    def stored(self, sent: asyncio.Future[Any]) -> None:
         """A scored record is counted once the broker has it: awaiting each one would
         serialise the stream on round trips."""
         error = "cancelled" if sent.cancelled() else sent.exception()
         if error is None:
-            stats.scored += 1
+            self.stats.scored += 1
         else:
-            stats.unsent += 1
+            self.stats.unsent += 1
             log.error("a scored record was not stored: %s", error)
 
-    def count_check(result: str) -> None:
-        stats.compliance[result] += 1
-
-    enricher = Enricher(settings)
-    counts = Counts(settings.waves)
-    stage = CountStage(settings, counts, hourly.data, incidents.data, clock)
-    compliance = settings.compliance
-    checker = default_checker(compliance.exempt_names, compliance.off_categories)
-    qa_cases = qa_table(app)
-    casework = add_casework(app, settings, incidents_out, comments, stats, clock, env,
-                            send_dead_letter, checker, count_check, qa_cases)  # fmt: skip
-    metrics = Metrics(settings, stats, counts, lambda: casework.open_cases(partitions),
-                      lambda: _lag(app))  # fmt: skip
-    add_qa(app, settings, enricher.scorer, metrics, clock, send_dead_letter, qa_cases)
-
-    @app.agent(comments)
-    async def enrich(events_stream: StreamT[bytes]) -> None:
-        async for event in events_stream.events():
-            stats.received += 1
-            result = enrich_batch([event.value], enricher, settings, clock())
-            for brand, record in result.records:
-                partition = brand_partition(brand, partitions)
-                try:
-                    sent = await scored.send(key=brand.encode(), value=record,
-                                             partition=partition, force=True)  # fmt: skip
-                except Exception as error:  # refused before sending (size): the record is kept
-                    result.dead.append(DeadLetter(event.value, "unsendable", repr(error)))
-                    break
-                asyncio.ensure_future(sent).add_done_callback(stored)
-            for dead in result.dead:
-                await send_dead_letter(dead, event.message)
-            stats.unattributed += result.unattributed
-            now = clock()
-            for created in result.created:
-                metrics.latency.observe(max(0.0, (now - created).total_seconds()))
-
-    @app.agent(scored)
-    async def count(events_stream: StreamT[bytes]) -> None:
+    async def count(self, events_stream: StreamT[bytes]) -> None:
         async for event in events_stream.events():
             try:
-                writes = stage.process([read_scored(event.value, settings, clock())])
+                writes = self.stage.process([read_scored(event.value, self.settings, self.clock())])
             except Exception as error:  # a record we did not write, or a bug: kept, not fatal
-                await send_dead_letter(dead_letter(event.value, error), event.message)
+                await self.send_dead_letter(dead_letter(event.value, error), event.message)
                 continue
             try:
-                await until_stored(lambda: apply(writes), "a counted mention")  # noqa: B023
+                await until_stored(lambda: self.apply(writes), "a counted mention")  # noqa: B023
             except Exception as error:  # not the broker's absence: this record's, kept
-                await send_dead_letter(dead_letter(event.value, error), event.message)
+                await self.send_dead_letter(dead_letter(event.value, error), event.message)
                 continue
-            stats.counted += writes.counted
+            self.stats.counted += writes.counted
             for mention, label in writes.counted_labels:
-                metrics.mention(mention.brand, mention.platform, label, len(mention.crisis))
-            stats.late += writes.late
-            stats.duplicates += writes.duplicates
-            stats.incident_events.update(change["event"] for change in writes.events)
+                self.metrics.mention(mention.brand, mention.platform, label, len(mention.crisis))
+            self.stats.late += writes.late
+            self.stats.duplicates += writes.duplicates
+            self.stats.incident_events.update(change["event"] for change in writes.events)
 
-    async def apply(writes: Writes) -> None:
+    async def apply(self, writes: Writes) -> None:
         """The counts in memory have the mention already, and a replay of it would be a
         duplicate: its writes are sent again while the broker refuses them."""
-        for table, changes in ((mentions, writes.mentions), (hourly, writes.hourly),
-                               (incidents, writes.incidents)):  # fmt: skip
-            await write_table(table, changes, partitions)
+        tables = self.tables
+        for table, changes in ((tables.mentions, writes.mentions), (tables.hourly, writes.hourly),
+                               (tables.incidents, writes.incidents)):  # fmt: skip
+            await write_table(table, changes, self.partitions)
         for incident_event in writes.events:
             brand = incident_event["incident"]["brand"]
-            await publish(incidents_out, brand, incident_event, partitions)
+            await publish(self.topics.incidents, brand, incident_event, self.partitions)
 
-    @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # mode's Signal typing
-    async def rebuild_counts(sender: faust.App, **_: Any) -> None:
-        """After recovery the tables hold the owned brands' state: count again, and let
-        the timer and the dispatchers work on the owned brands' cases."""
-        topic = scored.get_topic_name()
+    def recount(self, mine: set[int]) -> None:
+        self.counts.clear()
+        for key, value in list(self.tables.mentions.data.items()):
+            if brand_partition(brand_of_key(key), self.partitions) in mine:
+                self.counts.add(Mention.from_json(key, value))
+        log.info("counts rebuilt: %s", dict(self.counts.mentions_by_brand()))
+
+
+class Recovery:
+    """After recovery the tables hold the owned brands' state: count again, and let
+    the timer and the dispatchers work on the owned brands' cases."""
+
+    def __init__(
+        self,
+        broker: str,
+        scored: TopicT,
+        tables: Sequence[TableT[str, Any]],
+        pipeline: Pipeline,
+        casework: Casework,
+    ) -> None:
+        self.bootstrap = bootstrap_servers(broker)
+        self.scored = scored
+        self.tables = tables
+        self.pipeline = pipeline
+        self.casework = casework
+
+    async def rebuild_counts(self, sender: faust.App, **_: Any) -> None:
+        topic = self.scored.get_topic_name()
         mine = {tp.partition for tp in sender.assignor.assigned_actives() if tp.topic == topic}
-        tables = [mentions, hourly, incidents, casework.cases, casework.deliveries, qa_cases]
         try:
-            applied = await recover_tail(bootstrap_servers(broker), tables, mine)
+            applied = await recover_tail(self.bootstrap, self.tables, mine)
             log.info("recovery completed with %d newest changelog records", applied)
         except Exception as error:  # the broker went away meanwhile: a worker stopped here
             log.warning("the newest changelog records were not re-read (%s: %s); the tables "
                         "are as Faust recovered them", type(error).__name__, error)  # fmt: skip
-        counts.clear()
-        for key, value in list(mentions.data.items()):
-            if brand_partition(brand_of_key(key), partitions) in mine:
-                counts.add(Mention.from_json(key, value))
-        log.info("counts rebuilt: %s", dict(counts.mentions_by_brand()))
-        casework.take_over(mine)
+        self.pipeline.recount(mine)
+        self.casework.take_over(mine)
 
-    register_compliance(app, checker, count_check)
 
-    probe = BrokerProbe(bootstrap_servers(broker))
+class BrokerWatch:
+    """/health says when the broker is gone; when it is back, the topics it lost are
+    created again (a broker restarted empty would otherwise leave the worker idle)."""
 
-    @app.timer(interval=stream.broker_check_seconds)  # type: ignore[untyped-decorator]
-    async def watch_broker() -> None:
-        """/health says when the broker is gone; when it is back, the topics it lost are
-        created again (a broker restarted empty would otherwise leave the worker idle)."""
-        error = await probe.answer()
-        if error and stats.broker_failed(clock(), error):
-            log.warning("the broker at %s does not answer: %s", broker, error)
-        elif not error and stats.broker_answered():
-            names = list(stream.topics.model_dump().values())
-            changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
-            try:
-                created = await probe.ensure_topics(names, partitions, changelogs)
-            except Exception as failure:  # gone again: the next check says so
-                stats.broker_failed(clock(), f"{type(failure).__name__}: {failure}")
-                return
-            lost = f"; it had lost these topics, created again: {', '.join(created)}"
-            log.warning("the broker answers again%s", lost if created else "")
+    def __init__(
+        self,
+        app: faust.App,
+        stream: StreamSettings,
+        broker: str,
+        stats: StreamStats,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.app = app
+        self.stream = stream
+        self.broker = broker
+        self.probe = BrokerProbe(bootstrap_servers(broker))
+        self.stats = stats
+        self.clock = clock
 
+    async def watch_broker(self) -> None:
+        error = await self.probe.answer()
+        if error and self.stats.broker_failed(self.clock(), error):
+            log.warning("the broker at %s does not answer: %s", self.broker, error)
+        elif not error and self.stats.broker_answered():
+            await self.restore_topics()
+
+    async def restore_topics(self) -> None:
+        names = list(self.stream.topics.model_dump().values())
+        changelogs = [table.changelog_topic.get_topic_name() for table in self.app.tables.values()]
+        try:
+            created = await self.probe.ensure_topics(names, self.stream.partitions, changelogs)
+        except Exception as failure:  # gone again: the next check says so
+            self.stats.broker_failed(self.clock(), f"{type(failure).__name__}: {failure}")
+            return
+        lost = f"; it had lost these topics, created again: {', '.join(created)}"
+        log.warning("the broker answers again%s", lost if created else "")
+
+
+def _add_status_pages(
+    app: faust.App, settings: Settings, stats: StreamStats, metrics: Metrics, counts: Counts
+) -> None:
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
@@ -284,8 +397,6 @@ def build_app(
                     "threshold": settings.threshold_for(brand),
                 }
             return self.json(document)
-
-    return app
 
 
 def _lag(app: faust.App) -> dict[str, int]:
