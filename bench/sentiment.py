@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sentiment.py [--sample 2000] [--data ../shared/data]
     .venv/bin/python bench/sentiment.py --loso [--sample 4000] [--variant ngrams ...]
+    .venv/bin/python bench/sentiment.py --cli [--cli-texts 20000] [--repeat 3]
 
 For each CSV in the data folder (text,label[,emotion]), a balanced sample of positive and
 negative items from the part the packaged model never saw (the held-out split that
@@ -10,15 +11,20 @@ method; a text counts as positive at P(positive) >= 0.5. ECE is the calibration 
 Speed is texts per second on one core, model loading excluded.
 
 `--loso` measures instead how the project's own training transfers: see `loso` below.
+`--cli` measures instead the speed of `guanchao score` end to end: see `cli_speed` below.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import random
 import re
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -449,6 +455,89 @@ def print_loso_summary(summaries: dict[str, dict[str, dict[str, float]]]) -> Non
             print(f"{name:33} {kind:20} " + " ".join(f"{cell:>15}" for cell in cells))
 
 
+# `guanchao score` end to end ----------------------------------------------------------
+#
+# `--cli-texts` held-out texts (the rows `held_out_rows` gives, shuffled with `--seed`) are
+# written to a JSONL file, one {"id", "text"} object a line, and `python -m monitor score
+# FILE` runs as a subprocess with its stdout to a file. Its start-up (interpreter, imports,
+# config, model, tables) is measured by the same command on a file of the first line alone
+# and subtracted. Each is run `--repeat` times and the fastest run taken: on a shared
+# machine the others are slower for what else ran, and start-up (~3.5 s) varies by more
+# than scoring 20,000 texts takes. In the same run: naive `SnowNLP(text).sentiments` on the
+# first `--naive-sample` texts, and the scorer in this process, model loaded:
+# `Scorer.score` one text at a time, as the stream scores, and `Scorer.score_many` in
+# batches, as `guanchao score` does (a fresh scorer each).
+
+CLI_BATCH = 512
+
+
+def cli_speed(args: argparse.Namespace, files: list[Path]) -> None:
+    from snownlp import SnowNLP
+
+    rows = held_out_rows(files, args.held_out, args.split_seed)
+    texts = sorted({text for found in rows.values() for text, _ in found})
+    random.Random(args.seed).shuffle(texts)
+    texts = texts[: args.cli_texts]
+    naive = _rate(lambda text: SnowNLP(text).sentiments, texts[: args.naive_sample])
+    scorer = build_scorer(load_settings())
+    scorer.score(texts[0])
+    one_by_one = _rate(scorer.score, texts)
+    batched = math.nan
+    fresh = build_scorer(load_settings())
+    if hasattr(fresh, "score_many"):  # measuring an older checkout: it had none
+        fresh.score_many(texts[:1])  # builds the batch tables: start-up, as in the command
+        started = time.perf_counter()
+        for start in range(0, len(texts), CLI_BATCH):
+            fresh.score_many(texts[start : start + CLI_BATCH])
+        batched = len(texts) / (time.perf_counter() - started)
+    with tempfile.TemporaryDirectory(prefix="guanchao-bench-") as folder:
+        whole, first = Path(folder) / "texts.jsonl", Path(folder) / "first.jsonl"
+        lines = [json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(texts)]
+        whole.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        first.write_text(lines[0] + "\n", encoding="utf-8")
+        startup, full = [], []
+        for _ in range(args.repeat):
+            startup.append(_run_score(first, Path(folder) / "out"))
+            full.append(_run_score(whole, Path(folder) / "out"))
+    start_s, full_s = min(startup), min(full)
+    end_to_end = len(texts) / (full_s - start_s)
+    print(f"{len(texts)} held-out texts, {sum(map(len, texts)) / len(texts):.0f} characters "
+          f"on average")  # fmt: skip
+    print(f"  {NAIVE:48} {naive:9.0f} texts/s  (first {args.naive_sample} texts)")
+    for name, rate in (
+        ("Scorer.score, one text at a time (the stream)", one_by_one),
+        (f"Scorer.score_many, {CLI_BATCH} texts at a time", batched),
+        ("guanchao score FILE, JSONL in and out", end_to_end),
+    ):
+        print(f"  {name:48} {rate:9.0f} texts/s  {rate / naive:6.1f}x naive")
+    print(f"  (guanchao score: the fastest of {args.repeat} runs, {full_s:.2f} s for all, less the "
+          f"fastest of {args.repeat} on a file of its first line, {start_s:.2f} s of start-up; "
+          f"runs: {_seconds(full)} and {_seconds(startup)})")  # fmt: skip
+
+
+def _seconds(runs: list[float]) -> str:
+    return ", ".join(f"{run:.2f}" for run in runs) + " s"
+
+
+def _rate(score: Callable[[str], object], texts: list[str]) -> float:
+    started = time.perf_counter()
+    for text in texts:
+        score(text)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def _run_score(source: Path, output: Path) -> float:
+    """Seconds `python -m monitor score SOURCE > OUTPUT` takes, from the repository root."""
+    root = Path(__file__).resolve().parents[1]
+    started = time.perf_counter()
+    with output.open("wb") as stdout:
+        subprocess.run(
+            [sys.executable, "-m", "monitor", "score", str(source)],
+            cwd=root, stdout=stdout, stderr=subprocess.DEVNULL, check=True,
+        )  # fmt: skip
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -474,8 +563,16 @@ def main() -> None:
         "(negative below P(positive) 0.28), e.g. the previous packaged model",
     )
     parser.add_argument(
-        "--naive-sample", type=int, default=400, help="with --loso, rows per set for snownlp"
+        "--naive-sample",
+        type=int,
+        default=400,
+        help="with --loso, rows per set for snownlp; with --cli, texts",
     )
+    parser.add_argument(
+        "--cli", action="store_true", help="speed of `guanchao score` end to end, and in process"
+    )
+    parser.add_argument("--cli-texts", type=int, default=20_000, help="with --cli, texts scored")
+    parser.add_argument("--repeat", type=int, default=5, help="with --cli, runs of the command")
     args = parser.parse_args()
     files = sorted(args.data.rglob("*.csv"), key=lambda path: (path.parent.name, path.name))
     if not files:
@@ -485,6 +582,9 @@ def main() -> None:
             parser.error(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
     if args.loso:
         loso(args, files)
+        return
+    if args.cli:
+        cli_speed(args, files)
         return
     scorers = methods(load_settings().sentiment.model)
     header = (

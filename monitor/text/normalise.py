@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import opencc
 
@@ -22,6 +23,7 @@ MENTION_TOKEN = "[@]"
 
 _INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e\u034f"
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
+_JOINER = "\ue000"  # see normalized_texts
 _KEPT = "…"  # NFKC would make it three dots; it is one pause, and a clause break for the scorer
 _URL_RE = re.compile(r"(?:https?://|www\.)[!-~]+", re.IGNORECASE)
 _MENTION_RE = re.compile(r"@[\w\-]{1,30}")
@@ -63,6 +65,79 @@ def normalize(text: str) -> Normalized:
     if "[" in result.text and result.text != result.text.lower():
         result = _substitute(result, _WEIBO_CODE_RE, lambda m: m.group().lower())
     return result
+
+
+def normalized_texts(texts: Sequence[str]) -> list[str]:
+    """`normalize(text).text` of each text, without the maps back to the source: what
+    scoring needs, in a fraction of the time. The texts are converted and folded together,
+    joined by a private-use character that no opencc phrase holds (so each text converts
+    as alone) and that the table leaves alone; then each takes `normalize`'s other steps
+    as plain substitutions, or, the few that need more, the whole way."""
+    alone = [text for text in texts if _JOINER in text]
+    joined = _t2s().convert(_JOINER.join(text for text in texts if _JOINER not in text))
+    pieces = iter(_folded(joined).split(_JOINER))
+    found = []
+    for text in texts:
+        if alone and _JOINER in text:
+            piece = _t2s().convert(text).translate(_one_to_one())
+        else:
+            piece = next(pieces)
+        finished = _finished(piece) if len(piece) == len(text) else None
+        found.append(normalize(text).text if finished is None else finished)
+    return found
+
+
+def normalized_text(text: str) -> str:
+    """`normalize(text).text`, without the map back to the source (a quarter faster)."""
+    converted = _t2s().convert(text)
+    if len(converted) == len(text):  # else see _to_simplified
+        finished = _finished(converted.translate(_one_to_one()))
+        if finished is not None:
+            return finished
+    return normalize(text).text
+
+
+def _finished(text: str) -> str | None:
+    """`normalize`'s steps after the conversion and the table, for a text the conversion
+    kept one character for one (else see _to_simplified); None where a character needs
+    NFKC of its own: `normalize` does that one character at a time."""
+    if _INVISIBLE_RE.search(text):
+        text = _INVISIBLE_RE.sub("", text)
+    if not unicodedata.is_normalized("NFKC", text.replace(_KEPT, "")):
+        return None  # (in a normalised text every character is its own NFKC)
+    if "http" in text or "www." in text:
+        text = _URL_RE.sub(URL_TOKEN, text)
+    if "@" in text:
+        text = _MENTION_RE.sub(MENTION_TOKEN, text)
+    if "[" in text and text != text.lower():
+        text = _WEIBO_CODE_RE.sub(_lowered, text)
+    return text
+
+
+def _lowered(match: re.Match[str]) -> str:
+    return match.group().lower()
+
+
+def _folded(text: str) -> str:
+    """`text.translate(_one_to_one())` by array lookup: ten times faster on long texts."""
+    import numpy as np
+
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    basic = codes < len(_one_to_one_array())
+    folded = codes.copy()
+    folded[basic] = _one_to_one_array()[codes[basic]]
+    return folded.tobytes().decode("utf-32-le", "surrogatepass")
+
+
+@cache
+def _one_to_one_array() -> Any:
+    """`_one_to_one` as an array of every code point of the basic plane (the table's)."""
+    import numpy as np
+
+    table = np.arange(0x10000, dtype="<u4")
+    for code, folded in _one_to_one().items():
+        table[code] = ord(folded)
+    return table
 
 
 def compact(normalized: Normalized) -> Normalized:

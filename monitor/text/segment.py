@@ -21,6 +21,7 @@ from monitor.settings import Backend
 # Weibo codes and our placeholders ([怒], [url], [@]) stay whole; jieba would split them.
 _PROTECTED_RE = re.compile(r"(\[[^\[\]\s]{1,10}\])")
 USER_DICTIONARY = LEXICONS / "userdict.txt"
+_SPACE_RE = re.compile(r"\s")  # what str.isspace calls a space
 
 
 class Segmenter(ABC):
@@ -40,6 +41,8 @@ class Segmenter(ABC):
         return tokens
 
     def _words(self, text: str) -> list[str]:
+        if not _SPACE_RE.search(text):  # most posts: no token to drop
+            return self._cut(text)
         return [token for token in self._cut(text) if not token.isspace()]
 
     @abstractmethod

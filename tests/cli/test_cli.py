@@ -17,9 +17,12 @@ from monitor.cli.main import app
 from monitor.redaction import uninstall_redaction
 from monitor.stream.broker import free_port
 from monitor.stream.lograte import RepeatLimit
+from monitor.text.sentiment import Scorer
 from tests.hostile import hostile
 
 runner = CliRunner()
+SAMPLE = Path(__file__).parents[2] / "monitor" / "samples" / "comments.jsonl"
+CORPUS = Path(__file__).parents[1] / "data" / "corpus.txt"
 
 
 def run(*args: str, stdin: str | bytes | None = None) -> tuple[int, str, str]:
@@ -88,6 +91,40 @@ def test_score_skips_bad_jsonl_rows_with_a_count(tmp_path: Path) -> None:
     assert len(scored_rows(stdout)) == 2
     assert "skipped 2" in stderr
     assert "not valid JSON: 1" in stderr
+
+
+def test_score_writes_each_row_as_scoring_it_alone_would(tmp_path: Path, scorer: Scorer) -> None:
+    """More rows than one batch: every output line is the row's own fields and its own
+    score, byte for byte what encoding them one at a time gives."""
+    texts = [json.loads(line)["text"] for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+    texts += CORPUS.read_text(encoding="utf-8").splitlines()
+    rows = [{"n": n, "text": text} for n, text in enumerate((texts * 4)[:1200])]
+    path = tmp_path / "comments.jsonl"
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), "utf-8")
+    code, stdout, _ = run("score", str(path))
+    assert code == 0
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    wanted = [encode({**row, **scorer.score(str(row["text"])).as_dict()}) for row in rows]
+    assert stdout.splitlines() == wanted
+
+
+def test_score_reads_every_field_of_a_jsonl_row_as_json_does(tmp_path: Path) -> None:
+    """Integers past 64 bits stay exact integers, floats and nesting as written."""
+    lines = [
+        '{"text": "好评", "id": 1234567890123456789012345, "low": -9223372036854775809}',
+        '{"text": "差评", "x": 1e-7, "y": -0.0, "z": 1.5e300, "n": [[{"a": [1, {}]}]]}',
+        '{"text": "中评", "s": "\\"\\u4e2d\\ud83d\\ude00"}',
+        '\ufeff{"text": "一般", "bom": true}',
+        '{"text": "还行", "id": 18446744073709551615, "id2": -9223372036854775808}',
+    ]
+    path = tmp_path / "comments.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, stdout, stderr = run("score", str(path))
+    assert code == 0, stderr
+    for line, row in zip(lines, scored_rows(stdout), strict=True):
+        wanted = json.loads(line.lstrip("\ufeff"))
+        assert {key: row[key] for key in wanted} == wanted
+        assert all(type(row[key]) is type(value) for key, value in wanted.items())
 
 
 def test_score_skips_a_ten_megabyte_line(tmp_path: Path) -> None:

@@ -45,3 +45,10 @@ def _spans(tokens: list[str]) -> list[tuple[int, str]]:
         spans.append((position, token))
         position += len(token)
     return spans
+
+
+@pytest.mark.parametrize("backend", ["jieba", "rjieba"])
+def test_spaces_of_every_kind_are_dropped(backend: str) -> None:
+    tokens = make_segmenter(backend).cut("物流\t太慢了\u3000客服 不理人\n")
+    assert tokens and not any(token.isspace() for token in tokens)
+    assert "".join(tokens) == "物流太慢了客服不理人"

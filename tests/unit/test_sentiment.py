@@ -9,7 +9,9 @@ from monitor.text.sentiment import (
     LinearModel,
     ModelError,
     Scorer,
+    Sentiment,
     Thresholds,
+    as_dicts,
     bayes_from_counts,
     load_model,
     save_model,
@@ -187,3 +189,17 @@ def test_a_version_2_file_without_its_three_class_shape_is_refused(tmp_path: Pat
 def test_a_missing_model_file_is_an_error_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"nowhere\.json\.gz"):
         load_model(str(tmp_path / "nowhere.json.gz"))
+
+
+def test_as_dicts_gives_each_as_dict(scorer: Scorer, snownlp_scorer: Scorer) -> None:
+    """The numbers rounded all at once, ties and values near them included."""
+    texts = ["物流太慢了，客服也不理人", "这杯咖啡很好喝", "有人喝过吗？", "不是不好", ""]
+    sentiments = scorer.score_many(texts) + snownlp_scorer.score_many(texts)
+    ties = [k / 1e4 + 5e-5 for k in range(0, 10_000, 7)] + [2.675, 0.00015, 1e-7, -0.0]
+    sentiments += [
+        Sentiment(tie, Label.NEUTRAL, (("好", tie), ("差", -tie)), (tie, 1 - tie, tie / 2))
+        for tie in ties
+    ]
+    assert as_dicts(sentiments) == [sentiment.as_dict() for sentiment in sentiments]
+    for found, sentiment in zip(as_dicts(sentiments), sentiments, strict=True):
+        assert repr(found) == repr(sentiment.as_dict())  # -0.0 too

@@ -1,4 +1,4 @@
-from monitor.text.normalise import compact, normalize
+from monitor.text.normalise import compact, normalize, normalized_text, normalized_texts
 
 
 def test_traditional_becomes_simplified() -> None:
@@ -45,3 +45,19 @@ def test_compact_offsets_map_back_through_every_step() -> None:
     start = matchable.text.index("全网第一")
     first, last = matchable.source_span(start, start + 4)
     assert source[first:last] == "全网第　一"
+
+
+def test_normalising_without_offsets_gives_the_same_text() -> None:
+    """One text, or many at once, including what `normalize` does one character at a time
+    (℃, a combining accent that meets its letter once an invisible character is dropped, a
+    phrase that converts to another length) and texts holding the character the batch
+    joins texts with."""
+    texts = [
+        "國家級的產品", "ＮＯ．１，第①", "最\u200b佳", "@小明 看这个 https://t.cn/abc 太差了",
+        "气死了［怒］[Doge]", "好喝😋", "", " ", "今天38℃", "e\u200b\u0301", "e\u0301", "\u0301",
+        "……真的吗…", "a\ue000b", "\ue000", "WWW.EXAMPLE.COM 看看", "@", "[", "[OK]了",
+        "乾隆皇帝的頭髮", "\u00ad\u034f软\u180e", "Ⅱ代", "ｗｗｗ",
+    ]  # fmt: skip
+    assert normalized_texts(texts) == [normalize(text).text for text in texts]
+    assert [normalized_text(text) for text in texts] == [normalize(text).text for text in texts]
+    assert normalized_texts([]) == []
