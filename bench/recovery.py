@@ -125,7 +125,7 @@ def restart(broker: str, workdir: Path, app_id: str, brands: list[str], expected
             health = get(port, "/health")
             if health is not None:
                 marks.setdefault("web", time.perf_counter() - started)
-                if health.get("assigned_partitions"):
+                if health.get("ready"):
                     marks.setdefault("recovered", time.perf_counter() - started)
                     counts = get(port, "/counts") or {}
                     kept = sum(brand["mentions_kept"] for brand in counts.values())

@@ -78,7 +78,7 @@ class Deployment:
                  "--web-port", str(self.port), "--config", str(config)],
                 stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        while not self.health().get("assigned_partitions"):
+        while not self.health().get("ready"):
             time.sleep(0.2)
         self.producer = KafkaProducer(bootstrap_servers=bootstrap_servers(broker), linger_ms=2)
 

@@ -757,14 +757,15 @@ def _wait_for_people(console: str, made_token: str, token_env: str) -> None:
 
 
 def wait_until_ready(web_port: int, process: subprocess.Popen[bytes], timeout: float) -> bool:
-    """True once the worker's /health says it owns partitions (it has joined its group)."""
+    """True once the worker's /health says it is ready (it joined its group, recovered
+    its tables and counted again)."""
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/health", timeout=1) as r:
-                if json.load(r).get("assigned_partitions"):
+                if json.load(r).get("ready"):
                     return True
         except OSError:
             pass

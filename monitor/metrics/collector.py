@@ -62,6 +62,7 @@ class StreamStats:
     qa_conversations: Counter[tuple[str, str]] = field(default_factory=Counter)  # (shop, step)
     qa_deductions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (shop, kind)
     qa_refused: Counter[str] = field(default_factory=Counter)  # reason class
+    ready: bool = False  # the tables recovered and counted again: serving what it owns
     broker_down_since: datetime | None = None
     broker_error: str = ""
 

@@ -61,7 +61,7 @@ from monitor.stream.brokerwatch import BrokerProbe
 from monitor.stream.casework import Casework, SendDeadLetter, add_casework
 from monitor.stream.ingest import bootstrap_servers
 from monitor.stream.qa import add_qa, qa_table
-from monitor.stream.tables import publish, recover_tail, until_stored, write_table
+from monitor.stream.tables import gc_paused, publish, recover_tail, until_stored, write_table
 from monitor.text.compliance import default_checker
 from monitor.web.api import register_compliance
 
@@ -112,7 +112,7 @@ def _faust_app(
     return faust.App(
         stream.app_id,
         broker=broker,
-        store="memory://",
+        store="guanchao://",  # ChangelogStore: reads its changelog in bulk
         datadir=str(datadir),
         web_host=stream.web_host,
         web_bind=stream.web_host,
@@ -287,10 +287,13 @@ class Pipeline:
             await publish(self.topics.incidents, brand, incident_event, self.partitions)
 
     def recount(self, mine: set[int]) -> None:
-        self.counts.clear()
-        for key, value in list(self.tables.mentions.data.items()):
-            if brand_partition(brand_of_key(key), self.partitions) in mine:
-                self.counts.add(Mention.from_json(key, value))
+        stored = list(self.tables.mentions.data.items())
+        with gc_paused():
+            self.counts.restore(
+                Mention.from_json(key, value)
+                for key, value in stored
+                if brand_partition(brand_of_key(key), self.partitions) in mine
+            )
         log.info("counts rebuilt: %s", dict(self.counts.mentions_by_brand()))
 
 
@@ -323,6 +326,7 @@ class Recovery:
                         "are as Faust recovered them", type(error).__name__, error)  # fmt: skip
         self.pipeline.recount(mine)
         self.casework.take_over(mine)
+        self.pipeline.stats.ready = True
 
 
 class BrokerWatch:

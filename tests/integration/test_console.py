@@ -392,7 +392,7 @@ def test_a_link_opened_on_the_other_worker_shows_and_acknowledges_the_case(
               "sinks": [{"name": "console", "kind": "console"}]}  # fmt: skip
     pipeline = make_pipeline(4, alerts=alerts, env=ENV)
     first, second = pipeline.start_worker(), pipeline.start_worker()
-    wait_for(lambda: all(w.get("/health").get("assigned_partitions") for w in (first, second)),
+    wait_for(lambda: all(w.get("/health").get("ready") for w in (first, second)),
              "both workers to own partitions")  # fmt: skip
     pipeline.produce(eleven_negatives())
     owner = wait_for(lambda: next((w for w in (first, second) if volume_case(w)), None),
@@ -426,7 +426,7 @@ def test_every_worker_shows_every_case_silence_and_drill(
               "sinks": [{"name": "console", "kind": "console"}]}  # fmt: skip
     pipeline = make_pipeline(4, alerts=alerts, env=ENV)
     first, second = pipeline.start_worker(), pipeline.start_worker()
-    wait_for(lambda: all(w.get("/health").get("assigned_partitions") for w in (first, second)),
+    wait_for(lambda: all(w.get("/health").get("ready") for w in (first, second)),
              "both workers to own partitions")  # fmt: skip
     pipeline.produce(eleven_negatives())
     owner = wait_for(lambda: next((w for w in (first, second) if volume_case(w)), None),

@@ -165,7 +165,9 @@ def test_comments_the_broker_never_answered_for_are_failed_and_exit_2(tmp_path: 
     assert process.returncode == 2, stderr
     assert "Traceback" not in stderr
     delivered, failed, reasons = report(stderr)
-    assert delivered == len(arrived)
+    # Every comment reported sent is on the broker. One the broker wrote as it went, whose
+    # acknowledgement went with it, is reported failed: sent again, counting drops it.
+    assert delivered <= len(arrived) <= delivered + failed
     assert delivered + failed == 300
     assert reasons
 

@@ -103,7 +103,7 @@ def test_every_worker_shows_every_shop_s_cases_and_opens_the_others(
     pipeline = make_pipeline(4, alerts=alerts, env=ENV)
     qa_config(pipeline)
     first, second = pipeline.start_worker(), pipeline.start_worker()
-    wait_for(lambda: all(w.get("/health").get("assigned_partitions") for w in (first, second)),
+    wait_for(lambda: all(w.get("/health").get("ready") for w in (first, second)),
              "both workers to own partitions")  # fmt: skip
     shops = one_shop_a_partition(4)
     produce(pipeline, [conversation(n, RUDE, shop=shop) for n, shop in enumerate(shops)])
