@@ -7,10 +7,12 @@ import yaml
 from monitor.settings import ConfigError
 from monitor.text.compliance import (
     ComplianceChecker,
+    Exemption,
     Severity,
     _leading_chars,
     default_checker,
     load_patterns,
+    load_terms,
 )
 from monitor.text.normalise import compact, normalize
 
@@ -66,6 +68,8 @@ BOTH_WAYS = [
     ("offplatform", "warn", "薇信搜索小王果园，扣扣也行", "纽扣扣眼做了加固"),
     ("offplatform", "warn", "更多口味私信领优惠券", "QQ糖里加了真实果汁，口感Q弹"),
     ("offplatform", "warn", "有需要的加vx", "扫描瓶盖内二维码查询真伪"),
+    ("authority", "block", "包装印有国徽图案的礼盒", "徽州毛峰礼盒，送长辈合适"),
+    ("finance", "block", "老师每天盘中喊单", "盘中行情请以交易所公布为准"),
 ]
 
 
@@ -96,6 +100,10 @@ FALSE_ALARM_KINDS = [
     ("factual_quantity", "block", "质量最高，3年质保", "课程最低报名人数为5人"),
     ("factual_quantity", "block", "全市最大的亲子乐园，占地2万平米", "猫爬架最高一层离地1.6米"),
     (None, "block", "永久保修", "这家店的招牌是永久自行车改装的咖啡车"),
+    ("ordinal", "block", "全市第一的展会服务商", "新品在第一展区东侧"),
+    ("self_scope", "block", "最好的手工皂", "孩子的笑脸是我们最好的回报"),
+    ("culture_topic", "warn", "风水摆件旺宅", "民俗馆介绍了客家人的风水观念"),
+    ("history_fact", "block", "本地最早的烘焙品牌", "最早的一批用户至今还在回购"),
 ]
 
 
@@ -235,6 +243,50 @@ PATTERNS_BOTH_WAYS = [
         "蓝色软件搜同名店铺有更多款式",
         "搜索店铺名即可找到我们的旗舰店",
     ),
+    # the kinds of claim heldout2 found missing, each both ways
+    ("no_rival", "block", "这台投影仪在同价位找不到对手", "这份工作没有竞争对手的压力"),
+    ("unbeaten", "block", "二十年来口感从未被超越", "我们从未停止改进配方"),
+    ("rank_number", "block", "登山包品类销量NO.1", "本月销量1200件，感谢支持"),
+    ("official_endorse", "block", "县长亲自直播带货的蜂蜜", "县城的蜂蜜直播间每晚八点开播"),
+    ("official_praise", "block", "市里的领导品尝过都说好的酱鸭", "市里的美食节上有很多酱鸭摊位"),
+    ("agency_named", "block", "经证监会认可的理财平台", "理财平台已在证监会完成备案"),
+    ("disease_relieved", "block", "喝了两个月，老胃病缓解了", "胃口不好时可以喝点小米粥"),
+    ("cure_or_refund", "block", "一个月瘦不下来全额退款", "收到货不满意可七天无理由退款"),
+    ("minimum_return", "block", "存入五万，三年后起码赚回两万", "至少提前三天预约上门服务"),
+    ("win_rate", "block", "老师带你做期货，胜率高达95%", "球队本赛季主场胜率不错"),
+    ("past_performance", "warn", "成立以来累计收益率38%", "基金净值每个交易日更新"),
+    ("effect_promised", "block", "祛痘效果有保证", "效果因人而异，请坚持使用"),
+    ("promise_effect", "block", "三天保证见效的祛斑霜", "为保证效果，请每天早晚各用一次"),
+    ("effect_figure", "block", "坚持一个月，包你瘦十斤", "这袋大米净重十斤"),
+    ("whiter_figure", "block", "用完一瓶美白3个色号", "粉底液有3个色号可选"),
+    ("beneficiary_proof", "block", "学姐就是靠这本真题集上岸的", "学姐分享了整理错题的方法"),
+    ("master_ritual", "block", "道长加持过的手串", "手串由老师傅手工打磨"),
+    ("luck_outcome", "block", "戴上这条手链后事业风生水起", "戴上这条手链，搭配毛衣很好看"),
+    ("prize_for_all", "block", "0元领走一台洗衣机", "买洗衣机送货入户，免费上门安装"),
+    ("everyone_wins", "block", "转发集赞，人人都中大奖", "每个人都能找到合适的尺码"),
+    ("limited_run", "warn", "限量发售300套", "限量款包装，送礼有面子"),
+    ("first_buyers", "warn", "前200名付款立减30元", "前两天下雨，发货稍有延迟"),
+    ("same_number", "warn", "薇信同号，下单前先问", "手机号同号可接收验证码"),
+    ("achiever_endorse", "block", "高考状元力荐的学习机", "高考前一个月的复习计划"),
+    ("authority_vouch", "block", "权威实验室验证的除菌率", "实验室检测报告见详情页"),
+    ("add_staff", "warn", "添加班主任领取试听课", "请联系在线客服修改地址"),
+    ("blemish_gone", "warn", "用了一周，黑头都没了", "黑头多的话可以先热敷再清洁"),
+    # patterns widened to the wordings heldout2 found missing
+    # extended patterns
+    ("no_better", "block", "全城再找不出比它更嫩的牛排", "找不出时间的话可以预约周末"),
+    ("health_metric", "block", "坚持喝，血压就稳了", "血压计的测量结果更稳定"),
+    ("cured", "block", "喝了一阵子，哮喘没再犯", "喝了一阵子，口味还是喜欢原味"),
+    ("disease_claim", "block", "泡脚能溶解结石", "泡脚粉溶解在热水里"),
+    ("drug_free", "block", "颈椎贴一贴，无需手术", "安装简单，无需打孔"),
+    ("principal_safe", "block", "放心存，本金一分都不会少", "本金不少于一万元方可开户"),
+    ("beats_bank", "warn", "比存定期多赚一倍", "门店比银行早开门半小时"),
+    ("refund_if_fail", "block", "学不会退钱", "不合适可以退货"),
+    ("blessing_power", "block", "这尊貔貅保佑全家发财", "愿你升职加薪，万事顺意"),
+    ("symptom_gone", "block", "孩子喝了不发烧", "孩子喝了这款果汁很开心"),
+    ("immunity", "warn", "多吃能开发孩子智力", "益智玩具陪孩子动手动脑"),
+    ("expert_endorse", "block", "经营养学专家鉴定的配方", "营养学课程由专家授课"),
+    ("celebrity_endorse", "warn", "知名主持人力荐的茶具", "主持人在节目里介绍了茶文化"),
+    ("beats_all", "block", "续航超越同级所有竞品", "续航比上一代提升两小时"),
 ]
 
 
@@ -355,6 +407,21 @@ CONTEXT_ROWS = [
     ("negated_nearby", "block", "这款理财没有任何风险", "本平台不提供任何形式的保本理财"),
     ("fraud_notice", "block", "保本保收益的理财", "请勿相信任何声称保本保收益的理财广告"),
     ("own_taste", "warn", "最爱的面霜，全网好评", "全家最爱吃的红烧鱼"),
+    # descriptions heldout2 found flagged, each both ways
+    ("code_number", "block", "彩妆品牌NO.1", "眼影盘有No.1和No.2两种配色"),
+    ("position", "warn", "最有面子的礼盒", "衣柜最上层放换季的被子"),
+    ("unique_identifier", "block", "全市唯一的五星酒店", "每张会员卡都有唯一编号"),
+    ("latest_notice", "warn", "最新潮的书包", "开学时间以学校最新通知为准"),
+    ("channel_only_after", "block", "部队特供香烟", "这款大桶酱油专供餐饮门店"),
+    ("screen_effects", "block", "特效祛疤膏", "这款游戏的画面特效很细腻"),
+    ("mood_word", "block", "一次治愈鼻炎", "这只小猫的视频太治愈了"),
+    ("mood_word_after", "block", "治愈湿疹的药膏", "治愈系的绘本适合睡前读"),
+    ("inside_words_after", "block", "开光手镯", "夜景拍摄请大开光圈"),
+    ("timer_feature", "warn", "倒计时2天，速抢", "电饭煲带预约倒计时功能"),
+    ("electric_voltage", "block", "喝了能降压的茶", "这款变压器能把电压降压到110伏"),
+    ("cold_compress", "block", "消肿止痛的膏药", "冰敷后用滚轮按摩，消肿又舒服"),
+    ("scenery", "warn", "最有质感的钱包", "傍晚时分，晚霞最美"),
+    ("stage_compare", "warn", "最有档次的茶具", "刚出炉时面包最香"),
 ]
 
 
@@ -532,12 +599,13 @@ def _reference(checker: ComplianceChecker, text: str) -> list[tuple[int, int, st
     return [(*matchable.source_span(start, end), term) for start, end, term in kept]
 
 
-def test_the_linear_rule_keeps_exactly_the_hits_of_the_pairwise_one(
-    checker: ComplianceChecker,
-) -> None:
+def test_the_linear_rule_keeps_exactly_the_hits_of_the_pairwise_one() -> None:
     """Random copy from pieces of terms and exemptions that overlap, nest and touch: the
     terms the checker decided (hits, and those a context rule passed) are the reference's,
-    less the neutral words no rule made a claim."""
+    less the neutral words no rule made a claim. The reference knows the automaton's terms
+    only, so the checker here has no pattern rules (销量1 would hide the no1 inside it)."""
+    terms, exemptions, rules = load_terms()
+    checker = ComplianceChecker(terms, [*exemptions, Exemption("第一坊")], rules)
     pieces = ["第", "一", "次", "时间", "全国", "国家", "级", "最", "佳", "高", "本店", "店内",
               "行业", "销量", "唯", "首", "次", "能效", "No", "1", "坊", "的", " ", "*", "，",
               "稳赚", "不赔", "保本", "保息", "最高人民法院", "冠军同款", "独家", "多",
