@@ -131,7 +131,8 @@ def test_a_real_storm_with_a_wave_in_it_counts_the_customers_and_the_wave_once()
     (fact,) = incident["facts"]["waves"]
     assert fact["text"] in paraphrases(30)
     assert fact["followers"] == {"least": 120, "median": 134, "most": 149}
-    assert incident["facts"]["posted_negatives"] == 50
+    facts = incident["facts"]
+    assert facts["posted_negatives"] - facts["negatives"] == 29  # 30 copies counted as one
 
 
 def test_counting_all_keeps_every_copy_and_says_a_wave_is_among_them() -> None:
@@ -235,4 +236,4 @@ def test_the_alert_says_it_with_a_sample_and_the_accounts_followers() -> None:
     assert "疑似水军：30 个账号在 3 分钟内发布 30 条相似内容，计为 1 条" in message.markdown
     assert "疑似水军样本：「" in message.markdown
     assert "发布账号粉丝 120–149（中位 134）" in message.markdown
-    assert "近一小时负面 **13** 条" in message.markdown
+    assert "近一小时负面 **11** 条" in message.markdown  # it opens on the eleventh
