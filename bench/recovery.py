@@ -6,8 +6,8 @@ For each N: the mentions table's changelog is filled with N counted mentions of 
 hour (what a worker leaves behind after counting N comments; 1 in 5 negative, with a
 text long enough for copy-paste waves), written straight to the changelog topic on the
 embedded broker. Then a worker starts on it, and we time, from the process start:
-`/health` answering, the partitions assigned (Faust's recovery done), and `/counts`
-showing all N mentions (the rolling hours rebuilt) — serving again. Its resident memory
+`/health` answering, `/health` saying ready (tables recovered, counts rebuilt), and
+`/counts` showing all N mentions — serving again. Its resident memory
 is read then. An empty state is timed the same way first, as the floor.
 """
 
@@ -38,6 +38,7 @@ from monitor.stream.ingest import bootstrap_servers
 PARTITIONS = 4
 COMPLAINTS = ["物流太慢了等了{n}天", "客服{n}次都不回消息", "第{n}次喝到变质的了", "退款拖了{n}周"]
 READY_SECONDS = 600
+RECOVERY_COMMENTS = [100_000, 1_000_000]
 
 
 def mentions(count: int, brands: list[str], now_minute: int) -> list[Mention]:
@@ -126,7 +127,7 @@ def restart(broker: str, workdir: Path, app_id: str, brands: list[str], expected
             if health is not None:
                 marks.setdefault("web", time.perf_counter() - started)
                 if health.get("ready"):
-                    marks.setdefault("recovered", time.perf_counter() - started)
+                    marks.setdefault("ready", time.perf_counter() - started)
                     counts = get(port, "/counts") or {}
                     kept = sum(brand["mentions_kept"] for brand in counts.values())
                     if kept >= expected:
@@ -145,24 +146,29 @@ def restart(broker: str, workdir: Path, app_id: str, brands: list[str], expected
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--comments", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--brands", type=int, default=50)
-    args = parser.parse_args()
-    brands = [f"品牌{n}" for n in range(args.brands)]
+def recovery(counts: list[int], brand_count: int = 50) -> None:
+    """Print the restart of a worker on an empty state and on each of `counts` mentions."""
+    brands = [f"品牌{n}" for n in range(brand_count)]
     now_minute = minute_of(datetime.now(UTC))
     print(f"a worker restarted on its state ({PARTITIONS} partitions, {len(brands)} brands), "
           "seconds from process start:")  # fmt: skip
     with tempfile.TemporaryDirectory() as workdir, embedded_broker() as broker:
         restart(broker, Path(workdir), f"recovery0x{int(time.time())}", brands, 0)
-        for count in args.comments:
+        for count in counts:
             app_id = f"recovery{count}x{int(time.time())}"
             state = mentions(count, brands, now_minute)
             written = fill_changelog(broker, f"{app_id}-mentions-changelog", state)
             print(f"    ({count:,} changelog records written in {written:.1f}s)")
             del state
             restart(broker, Path(workdir), app_id, brands, count)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--comments", type=int, nargs="+", default=RECOVERY_COMMENTS)
+    parser.add_argument("--brands", type=int, default=50)
+    args = parser.parse_args()
+    recovery(args.comments, args.brands)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Stream throughput and alert latency of one worker on the embedded broker.
+"""Stream throughput, alert latency and restart time of one worker on the embedded broker.
 
     .venv/bin/python -m bench.stream [--comments 20000] [--latency-seconds 40] [--rate 1000]
+        [--recovery-comments 100000 1000000]
 
 1. Sustained comments/s, end to end: N comments produced as fast as kafka-python can,
    timed from the first send until the worker has counted all of them; with 1 and with 4
@@ -12,6 +13,8 @@
    latency is from sending that eleventh comment to its `opened` event on the incidents
    topic (detection), and to the alert arriving at a local webhook receiver (the page).
    p50 and p99 over the brands.
+3. Restart: seconds until a worker serves again with an empty state and with 100,000 and
+   1,000,000 mentions in it, and its memory then (`bench.recovery`, which says how).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 import yaml
 from kafka import KafkaProducer
 
+from bench.recovery import RECOVERY_COMMENTS, recovery
 from monitor.settings import DEFAULT_CONFIG, TopicNames
 from monitor.stream.broker import embedded_broker, free_port
 from monitor.stream.ingest import bootstrap_servers, follow_topic
@@ -176,6 +180,10 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=int, default=40)
     parser.add_argument("--rate", type=int, default=1000, help="comments/s in the latency run")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--recovery-comments", type=int, nargs="*", default=RECOVERY_COMMENTS,
+        help="mentions in state for the restart runs (none: skip them)",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir, embedded_broker() as broker:
         runs = () if args.skip_throughput else ((1, True), (4, True), (4, False))
@@ -200,6 +208,8 @@ def main() -> None:
     for what, samples in (("detection (opened event)", detected), ("page (at the webhook)", paged)):
         print(f"    {what}: {len(samples)} samples, p50 {statistics.median(samples):.3f}s, "
               f"p99 {percentile(samples, 0.99):.3f}s, max {max(samples):.3f}s")  # fmt: skip
+    if args.recovery_comments:
+        recovery(args.recovery_comments)
 
 
 if __name__ == "__main__":
