@@ -37,8 +37,11 @@ TIERS = {"unit": "unit", "cli": "unit", "integration": "integration"}
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Each test is marked with its tier, from the folder it is in: `pytest -m unit` runs
-    the pure core and the CLI runner's tests, with no broker, server or browser."""
+    the pure core and the CLI runner's tests, with no broker, server or browser; those
+    that open a page in Chromium are `browser` as well (`-m "not browser"` leaves them)."""
     root = Path(__file__).parent
     for item in items:
         folder = Path(item.path).relative_to(root).parts[0]
         item.add_marker(TIERS.get(folder, "integration"))
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker("browser")
