@@ -64,6 +64,7 @@ from monitor.stream.casework import Casework, SendDeadLetter, add_casework
 from monitor.stream.ingest import bootstrap_servers
 from monitor.stream.qa import add_qa, qa_table
 from monitor.stream.tables import gc_paused, publish, recover_tail, until_stored, write_table
+from monitor.stream.transport import transport_url
 from monitor.text.compliance import default_checker
 from monitor.web.api import register_compliance
 
@@ -118,7 +119,7 @@ def _faust_app(
 ) -> faust.App:
     return faust.App(
         stream.app_id,
-        broker=broker,
+        broker=transport_url(broker),  # Faust's aiokafka, fetching without a 1.5 s hold
         store="guanchao://",  # ChangelogStore: reads its changelog in bulk
         datadir=str(datadir),
         web_host=stream.web_host,

@@ -26,8 +26,9 @@ from monitor.stream.broker import BrokerError
 
 
 def bootstrap_servers(broker: str) -> str:
-    """kafka://host:port[;kafka://host2:port] → host:port[,host2:port] for kafka-python."""
-    return ",".join(part.removeprefix("kafka://") for part in broker.replace(";", ",").split(","))
+    """kafka://host:port[;kafka://host2:port] → host:port[,host2:port] for kafka-python
+    (any scheme: the app's own URLs are `guanchao://`, `monitor.stream.transport`)."""
+    return ",".join(part.split("://", 1)[-1] for part in broker.replace(";", ",").split(","))
 
 
 def check_broker(broker: str) -> None:

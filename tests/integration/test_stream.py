@@ -50,7 +50,9 @@ def test_comments_become_scored_records_counts_and_an_incident(
     events = pipeline.events(lambda es: opened(es), "an incident to open")
     (incident,) = [e["incident"] for e in opened(events)]
     assert incident["brand"] == "云朵咖啡"
-    assert incident["facts"]["negatives"] == 11  # it opens on the eleventh
+    # Over the threshold of 10. Over several partitions the comments arrive in any order,
+    # and a batch can count the twelfth before the brand's minute ends and it is looked at.
+    assert incident["facts"]["negatives"] in (11, 12)
     wait_for(lambda: pipeline.counts() == {"云朵咖啡": 13, "山海茶饮": 1}, "counts for both brands")
     assert worker.get("/health")["counted"] == 14
     metrics = worker.text("/metrics")
