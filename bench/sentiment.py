@@ -45,6 +45,7 @@ from monitor.text.sentiment import (
     load_rules,
 )
 from monitor.text.training import (
+    LEXICON_BOOST,
     Example,
     clean_text,
     expected_calibration_error,
@@ -152,7 +153,7 @@ def evaluate(method: Method, sample: list[tuple[str, bool]]) -> dict[str, float]
 
 UNTRAINED = BayesModel(prior=0.0, unseen=0.0, weights={}, stopwords=frozenset(), source="none")
 LABELS = {"positive": Label.POSITIVE, "negative": Label.NEGATIVE, "neutral": Label.NEUTRAL}
-VARIANTS = ("keep-codes", "equal-sources", "no-chars")
+VARIANTS = ("keep-codes", "equal-sources", "no-chars", "no-lexicon-boost")
 CODE_SOURCES = ("weibo_senti_100k_partial",)  # labels follow the codes
 _SPLIT_RE = re.compile(r"_(train|dev|test)$")
 NAIVE = "snownlp naive"
@@ -281,6 +282,7 @@ class LosoModels:
             result = train(
                 examples, [], self.base, seed=self.seed, spec=spec,
                 balance_sources="equal-sources" in self.variant,
+                lexicon_boost=1.0 if "no-lexicon-boost" in self.variant else LEXICON_BOOST,
             )  # fmt: skip
             thresholds = replace(
                 self.base.thresholds, negative_confidence=result.negative_confidence

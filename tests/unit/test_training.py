@@ -3,12 +3,21 @@ from pathlib import Path
 
 import pytest
 
-from monitor.text.sentiment import Label, LinearModel, Scorer, Thresholds, load_model, save_model
+from monitor.text.sentiment import (
+    Label,
+    LinearModel,
+    Scorer,
+    Sentiment,
+    Thresholds,
+    load_model,
+    save_model,
+)
 from monitor.text.training import (
     Example,
     TrainingError,
     clean_text,
     expected_calibration_error,
+    negative_operating_point,
     ngram_features,
     train,
     without_codes,
@@ -154,3 +163,42 @@ def test_equal_source_weights_stop_a_large_source_from_outvoting_a_small_one(
     equal = train(examples, [], scorer, seed=3, balance_sources=True).model.weights.get("难说", 0.0)
     assert by_size < -0.5
     assert abs(equal) < abs(by_size) / 2
+
+
+def test_the_lexicon_features_weigh_the_boost_times_what_the_fit_gave_them(
+    scorer: Scorer,
+) -> None:
+    """Lexicon words transfer to unseen sources better than the n-grams that spell them
+    (bench/sentiment.py --loso), so their features keep `lexicon_boost` times the fitted
+    weight; every other weight is the fit's own."""
+    examples = with_neutral(800, 1, "a")
+    fitted = train(examples, [], scorer, seed=3, lexicon_boost=1.0).model.named_weights()
+    boosted = train(examples, [], scorer, seed=3, lexicon_boost=3.0).model.named_weights()
+    for name in ("LEX+", "LEX-"):
+        assert boosted[name] == pytest.approx((3 * fitted[name][0], 3 * fitted[name][1]), abs=2e-3)
+    assert boosted["c:咖"] == fitted["c:咖"]
+
+
+class _Spelled:
+    """A scorer whose P(negative) is written in the text's first token."""
+
+    def score_tokens(self, tokens: tuple[str, ...]) -> Sentiment:
+        return Sentiment(0.5, Label.NEUTRAL, (), (float(tokens[0]), 0.0, 0.0))
+
+
+@pytest.mark.parametrize(
+    ("scores", "threshold"),
+    [
+        # 0.8 twice: a negative and a neutral comment score alike; counting the first
+        # alone would claim precision 1.0 at 0.8, where the config calls both negative
+        ([("0.9", Label.NEGATIVE), ("0.8", Label.NEGATIVE), ("0.8", Label.NEUTRAL)], 0.9),
+        # 0.373 or 0.3735 would let the neutral comment at 0.37350 in
+        ([("0.37351", Label.NEGATIVE), ("0.37350", Label.NEUTRAL)], 0.37351),
+    ],
+)
+def test_the_negative_threshold_calls_negative_exactly_the_items_it_was_chosen_on(
+    scores: list[tuple[str, Label]], threshold: float
+) -> None:
+    examples = [Example((score,), label, "dev") for score, label in scores]
+    found, precision, _ = negative_operating_point(_Spelled(), examples, 0.8)  # type: ignore[arg-type]
+    assert found == threshold and precision == 1.0
