@@ -217,8 +217,8 @@ async def batches(stream: StreamT[bytes]) -> AsyncIterator[list[EventT[bytes]]]:
 
 
 class Pipeline:
-    """The two comment agents, enrich and count (one event at a time, every send
-    `force=True`: see the module's notes)."""
+    """The two comment agents, enrich and count (in batches, every send `force=True`:
+    see the module's notes)."""
 
     def __init__(
         self,

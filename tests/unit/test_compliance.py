@@ -246,7 +246,7 @@ PATTERNS_BOTH_WAYS = [
     # the kinds of claim heldout2 found missing, each both ways
     ("no_rival", "block", "这台投影仪在同价位找不到对手", "这份工作没有竞争对手的压力"),
     ("unbeaten", "block", "二十年来口感从未被超越", "我们从未停止改进配方"),
-    ("rank_number", "block", "登山包品类销量NO.1", "本月销量1200件，感谢支持"),
+    ("rank_number", "block", "登山包品类销量NO.1", "请按排名1号到10号的顺序入场"),
     ("official_endorse", "block", "县长亲自直播带货的蜂蜜", "县城的蜂蜜直播间每晚八点开播"),
     ("official_praise", "block", "市里的领导品尝过都说好的酱鸭", "市里的美食节上有很多酱鸭摊位"),
     ("agency_named", "block", "经证监会认可的理财平台", "理财平台已在证监会完成备案"),
@@ -287,6 +287,12 @@ PATTERNS_BOTH_WAYS = [
     ("expert_endorse", "block", "经营养学专家鉴定的配方", "营养学课程由专家授课"),
     ("celebrity_endorse", "warn", "知名主持人力荐的茶具", "主持人在节目里介绍了茶文化"),
     ("beats_all", "block", "续航超越同级所有竞品", "续航比上一代提升两小时"),
+    # sales and popularity figures: warn (a source must back them), facts pass
+    ("sales_figure", "warn", "爆款保温杯，月 销 2w+", "本店下单后48小时内发货"),
+    ("rate_figure", "warn", "这款面膜回购率85%", "回购请认准官方旗舰店"),
+    ("crowd_figure", "warn", "五星好评超过8万条", "五星好评晒图可领小样"),
+    ("figure_before_noun", "warn", "10万+宝妈的选择", "本店共有3位师傅"),
+    ("crowd_share", "warn", "每3个家庭就有1个在用", "每人限购2件"),
 ]
 
 
@@ -621,3 +627,66 @@ def test_the_linear_rule_keeps_exactly_the_hits_of_the_pairwise_one() -> None:
         expected = [item for item in _reference(checker, copy) if item in got
                     or item[2] not in neutral]  # fmt: skip
         assert got == expected, copy
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        "已售10万件，库存充足",
+        "累计卖出1200万瓶",
+        "复购率超60%的洗衣液",
+        "用户满意度98%",
+        "全国3000家门店，就近自提",
+        "下载量破百万的记账App",
+        "市场占有率35%",
+        "小红书笔记超2万篇",
+        "百万销量的网红锅",
+        "90%的宝妈都选择了它",
+    ],
+)
+def test_a_sales_or_popularity_figure_warns_and_says_it_needs_a_source(
+    checker: ComplianceChecker, copy: str
+) -> None:
+    verdict = checker.check(copy)
+    assert verdict.result == "warn", verdict.as_dict()
+    assert all("可查证" in hit.why or "注明来源" in hit.why for hit in verdict.hits)
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        "容量500ml，电池3000mAh",
+        "限购2件，满200减30，第2件半价",
+        "开业3周年，感谢老顾客",
+        "门店营业时间9:00-22:00",
+        "支持7天无理由退货",
+        "这款咖啡豆目前有3200条评价，欢迎看看买家秀",
+        "明年开到第十家门店",
+        "店内可同时容纳300位顾客",
+        "这款酱油卖了3年，口味没变",
+        "会员满18岁可办理，学员达到60分即可结业",
+        "第一季度销售额同比增长12%",
+    ],
+)
+def test_a_count_that_states_a_shop_fact_passes(checker: ComplianceChecker, copy: str) -> None:
+    assert checker.check(copy).result == "pass", checker.check(copy).as_dict()
+
+
+def test_a_figure_with_a_ranking_still_blocks(checker: ComplianceChecker) -> None:
+    verdict = checker.check("月销10万件，全网销量第一")
+    assert verdict.blocked
+    assert {hit.rule for hit in verdict.hits} == {"pattern:sales_figure", "listed"}
+    assert checker.check("考证班通过率高达99%").blocked  # pass_rate, not a fact check
+
+
+def test_a_sales_figure_is_found_at_its_place_in_the_original(
+    checker: ComplianceChecker,
+) -> None:
+    copy = "爆款！已 售 10 万件"
+    (hit,) = checker.check(copy).hits
+    assert (hit.text, hit.rule, hit.entry.severity) == (
+        "已 售 10 万件",
+        "pattern:sales_figure",
+        Severity.WARN,
+    )
+    assert copy[hit.start : hit.end] == hit.text
