@@ -44,13 +44,16 @@ def check_broker(broker: str) -> None:
             raise BrokerError(f"{broker!r}: port {port} is not between 1 and 65535")
 
 
-def ensure_topics(broker: str, settings: Settings) -> None:
-    """Create Guanchao's topics with the configured partitions if they do not exist yet."""
+def ensure_topics(broker: str, settings: Settings, timeout: float = 30.0) -> None:
+    """Create Guanchao's topics with the configured partitions if they do not exist yet;
+    a broker that cannot be reached within `timeout` seconds raises."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     names = settings.stream.topics
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(broker))
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap_servers(broker), bootstrap_timeout_ms=int(timeout * 1000)
+    )
     try:
         existing = set(admin.list_topics())
         wanted = list(names.model_dump().values())
@@ -219,7 +222,7 @@ def produce_comments(
     delivery_ms = max(int(timeout * 1000), 2 * LINGER_MS + 1)
     check_broker(broker)
     try:
-        ensure_topics(broker, settings)
+        ensure_topics(broker, settings, timeout)
         producer = KafkaProducer(
             bootstrap_servers=bootstrap_servers(broker),
             linger_ms=LINGER_MS,

@@ -289,7 +289,8 @@ def test_ingest_without_a_broker_is_exit_2(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_ingest_to_an_unreachable_broker_is_exit_2() -> None:
-    code, _, stderr = run("ingest", "-", "--broker", "kafka://127.0.0.1:1", stdin="{}\n")
+    code, _, stderr = run("ingest", "-", "--broker", "kafka://127.0.0.1:1", "--timeout", "2",
+                          stdin="{}\n")  # fmt: skip
     assert code == 2
     assert "cannot reach the broker" in stderr
 

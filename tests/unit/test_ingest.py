@@ -93,7 +93,7 @@ def test_only_acknowledged_comments_count_as_sent(
     monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
     monkeypatch.setattr(kafka, "KafkaProducer", FakeProducer)
-    monkeypatch.setattr(ingest, "ensure_topics", lambda broker, settings: None)
+    monkeypatch.setattr(ingest, "ensure_topics", lambda broker, settings, timeout: None)
     rows: list[dict[str, object] | bytes] = [
         {"id": "1", "text": "ok"}, {"id": "2", "text": "ok"}, {"id": "3", "text": "gone"},
         {"id": "4", "text": "huge"}, b"{lost", {"id": "6", "text": "ok"},
