@@ -11,10 +11,12 @@ absolute terms call for (block, warn, pass):
   `bench/data/adcopy_heldout2.tsv` (heldout2): the rules are tuned on all three, with
   `--errors` (fresh and heldout2 were each held back once; their errors have since been
   read and tuned on);
-- `bench/data/adcopy_heldout3.tsv` (heldout3), the held-back part: written by another
-  hand than the rules, without running the checker on it, and never tuned on. Its
-  numbers are the ones that count, and the default part while the file exists (heldout2
-  otherwise); reading its `--errors` spends it (write a new one after tuning on it).
+- `bench/data/adcopy_heldout3.tsv` (heldout3), the last held-back part: written by another
+  hand than the rules, without running the checker on it. Measured once (recall 0.825,
+  false alarms 0.073); its errors were then read, and one category it showed missing
+  (sales figures that need a source) was added, so it is spent: the next round needs a
+  heldout4 written the same way. The default part while the file exists (heldout2
+  otherwise).
 
 Only the files of the part measured are read; `all` is the tuning parts (tune, fresh and
 heldout2), and the speed is measured on them too, so tuning never reads the held-back file.
