@@ -102,7 +102,7 @@ class Pipeline:
             )  # fmt: skip
         worker = Worker(process, port, log)
         self.workers.append(worker)
-        wait_for(lambda: worker.get("/health").get("ready"), "the worker to join")
+        wait_for(lambda: worker.get("/health").get("ready"), "the worker to be ready")
         return worker
 
     def produce(self, records: list[dict[str, Any] | bytes]) -> None:

@@ -393,7 +393,7 @@ def test_a_link_opened_on_the_other_worker_shows_and_acknowledges_the_case(
     pipeline = make_pipeline(4, alerts=alerts, env=ENV)
     first, second = pipeline.start_worker(), pipeline.start_worker()
     wait_for(lambda: all(w.get("/health").get("ready") for w in (first, second)),
-             "both workers to own partitions")  # fmt: skip
+             "both workers to be ready")  # fmt: skip
     pipeline.produce(eleven_negatives())
     owner = wait_for(lambda: next((w for w in (first, second) if volume_case(w)), None),
                      "the incident to open on one of them")  # fmt: skip
@@ -427,7 +427,7 @@ def test_every_worker_shows_every_case_silence_and_drill(
     pipeline = make_pipeline(4, alerts=alerts, env=ENV)
     first, second = pipeline.start_worker(), pipeline.start_worker()
     wait_for(lambda: all(w.get("/health").get("ready") for w in (first, second)),
-             "both workers to own partitions")  # fmt: skip
+             "both workers to be ready")  # fmt: skip
     pipeline.produce(eleven_negatives())
     owner = wait_for(lambda: next((w for w in (first, second) if volume_case(w)), None),
                      "the incident to open on one of them")  # fmt: skip

@@ -104,7 +104,7 @@ def test_every_worker_shows_every_shop_s_cases_and_opens_the_others(
     qa_config(pipeline)
     first, second = pipeline.start_worker(), pipeline.start_worker()
     wait_for(lambda: all(w.get("/health").get("ready") for w in (first, second)),
-             "both workers to own partitions")  # fmt: skip
+             "both workers to be ready")  # fmt: skip
     shops = one_shop_a_partition(4)
     produce(pipeline, [conversation(n, RUDE, shop=shop) for n, shop in enumerate(shops)])
 
