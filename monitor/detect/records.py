@@ -122,17 +122,22 @@ def _is_number(value: str) -> bool:
     return True
 
 
-def parse_json(raw: bytes | None, max_bytes: int, what: str = "a comment") -> dict[str, Any]:
-    """A record's bytes as a JSON object, or RecordError: nothing a stranger can send
-    gets further than this unchecked (see `monitor.strictjson`)."""
+def parse_document(raw: bytes | None, max_bytes: int) -> Any:
+    """A record's bytes as JSON, or RecordError: nothing a stranger can send gets further
+    than this unchecked (see `monitor.strictjson`)."""
     if raw is None or not raw:
         raise RecordError("empty", "the record is empty")
     if len(raw) > max_bytes:
         raise RecordError("too_large", f"the record is {len(raw)} bytes; the limit is {max_bytes}")
     try:
-        document = strictjson.loads(raw)
+        return strictjson.loads(raw)
     except strictjson.StrictJSONError as error:
         raise RecordError(error.reason, str(error)) from None
+
+
+def parse_json(raw: bytes | None, max_bytes: int, what: str = "a comment") -> dict[str, Any]:
+    """A record's bytes as a JSON object, or RecordError."""
+    document = parse_document(raw, max_bytes)
     if not isinstance(document, dict):
         raise RecordError("not_object", f"{what} must be a JSON object")
     return document

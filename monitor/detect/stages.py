@@ -1,6 +1,8 @@
 """The stream's stages as plain functions of a batch, so they are tested without a broker.
 
-`enrich_batch` turns raw comment bytes into scored records (or dead letters).
+`enrich_batch` turns raw comment bytes into scored records (or dead letters); `bundle`
+makes them the scored topic's messages, a JSON array of one brand's records each, which
+`read_scored` checks and reads back.
 `CountStage.process` counts scored records, keeps the hourly baseline, evaluates the rules
 and advances incidents, returning every state write and event for the Faust adapter
 (`monitor/stream/app.py`) to apply. Time comes from the records (event time) and from the
@@ -15,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aiokafka.partitioner import murmur2
 
@@ -28,6 +30,7 @@ from monitor.detect.records import (
     check_time,
     dead_letter,
     parse_comment,
+    parse_document,
     parse_json,
 )
 from monitor.detect.rules import NEGATIVE_VOLUME, Baseline, Detection, evaluate
@@ -82,16 +85,72 @@ def enrich_batch(
 
 def _encoded(record: Mapping[str, Any], limits: LimitSettings) -> bytes:
     encoded = json.dumps(record, ensure_ascii=False, allow_nan=False).encode()
-    if len(encoded) > limits.max_scored_bytes:
+    if len(encoded) + 2 > limits.max_scored_bytes:  # + 2: a message of its own, in brackets
         raise RecordError("too_large", f"the scored record would be {len(encoded)} bytes")
     return encoded
 
 
-def read_scored(raw: bytes | None, settings: Settings, now: datetime) -> Mapping[str, Any]:
-    """A record of the scored topic, checked before it is counted: anyone who can write
-    to that topic could otherwise page people for any name, stop the counting, or (with a
-    date in 9999) make every later mention late."""
-    record = parse_json(raw, settings.limits.max_scored_bytes, "a scored record")
+Source = TypeVar("Source")
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle(Generic[Source]):
+    """One message of the scored topic: a JSON array of one brand's scored records."""
+
+    brand: str
+    value: bytes
+    sources: tuple[Source, ...]  # where each of its records came from, in order
+
+
+def bundle(records: Iterable[tuple[str, bytes, Source]], max_bytes: int) -> list[Bundle[Source]]:
+    """A batch's (brand, scored record, source) as one message per brand, in order (more
+    than one where it would pass `max_bytes`): the broker stores, and the count stage
+    reads, one message per brand and batch instead of one per mention."""
+    by_brand: dict[str, list[tuple[bytes, Source]]] = {}
+    for brand, record, source in records:
+        by_brand.setdefault(brand, []).append((record, source))
+    bundles = []
+    for brand, items in by_brand.items():
+        start, size = 0, 2
+        for end, (record, _) in enumerate(items):
+            if end > start and size + len(record) + 1 > max_bytes:
+                bundles.append(_bundle(brand, items[start:end]))
+                start, size = end, 2
+            size += len(record) + 1
+        bundles.append(_bundle(brand, items[start:]))
+    return bundles
+
+
+def _bundle(brand: str, items: list[tuple[bytes, Source]]) -> Bundle[Source]:
+    value = b"[" + b",".join(record for record, _ in items) + b"]"
+    return Bundle(brand, value, tuple(source for _, source in items))
+
+
+def read_scored(
+    raw: bytes | None, settings: Settings, now: datetime
+) -> tuple[list[Mapping[str, Any]], list[DeadLetter]]:
+    """A message of the scored topic: its records that pass `check_scored`, and a dead
+    letter for each one that does not (the rest are counted). A message that is not an
+    array of records is refused whole."""
+    document = parse_document(raw, settings.limits.max_scored_bytes)
+    if not isinstance(document, list) or not document:
+        raise RecordError("not_scored", "a scored message must be a JSON array of records")
+    records: list[Mapping[str, Any]] = []
+    dead = []
+    for item in document:
+        try:
+            records.append(check_scored(item, settings, now))
+        except RecordError as error:
+            dead.append(dead_letter(json.dumps(item, ensure_ascii=False).encode(), error))
+    return records, dead
+
+
+def check_scored(record: object, settings: Settings, now: datetime) -> Mapping[str, Any]:
+    """A scored record, checked before it is counted: anyone who can write to the scored
+    topic could otherwise page people for any name, stop the counting, or (with a date in
+    9999) make every later mention late."""
+    if not isinstance(record, dict):
+        raise RecordError("not_object", "a scored record must be a JSON object")
     brand = record.get("brand")
     if not isinstance(brand, str) or not (brand == OTHER or settings.is_watched(brand)):
         raise RecordError("unknown_brand", f"brand {brand!r} is not in the config")

@@ -43,8 +43,10 @@ def test_comments_become_scored_records_counts_and_an_incident(
         [two_brands, *[comment(n, minutes=n) for n in range(1, 12)], comment(99, POSITIVE)]
     )
 
-    scored = pipeline.read("scored", lambda raws: len(raws) >= 14, "14 scored records")
-    records = [json.loads(raw) for raw in scored]
+    def flat(raws: list[bytes]) -> list[dict[str, Any]]:  # a message per brand and batch
+        return [record for raw in raws for record in json.loads(raw)]
+
+    records = flat(pipeline.read("scored", lambda raws: len(flat(raws)) >= 14, "14 scored"))
     assert {r["brand"] for r in records if r["id"] == "c0"} == {"山海茶饮", "云朵咖啡"}
     assert {r["label"] for r in records if r["id"] == "c99"} == {"positive"}
     events = pipeline.events(lambda es: opened(es), "an incident to open")

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.detect.enrich import Enricher
 from monitor.detect.records import DeadLetter, RecordError
-from monitor.detect.stages import Replay, Writes, enrich_batch, read_scored
+from monitor.detect.stages import Replay, Writes, bundle, check_scored, enrich_batch, read_scored
 from monitor.settings import Settings
 from tests.hostile import comment, hostile
 
@@ -170,7 +170,7 @@ def test_a_brand_the_config_does_not_list_is_counted_as_other_and_never_pages(
     piped = [raw(id="p", brand="云朵咖啡|evil", text="太差了")]
     result = enrich_batch([*stranger, *piped], enricher, settings, NOW)
     assert {brand for brand, _ in result.records} == {"other"}
-    writes = stage.feed([read_scored(scored, settings, NOW) for _, scored in result.records])
+    writes = stage.feed(counted(result.records, settings))
     assert writes.counted == 31 and writes.events == []
     assert stage.incidents == {}
 
@@ -209,7 +209,60 @@ def test_a_scored_record_we_did_not_write_is_refused(
 ) -> None:
     document = {**record(1), **change}
     with pytest.raises(RecordError) as refused:
-        read_scored(json.dumps(document).encode(), settings, NOW)
+        check_scored(json.loads(json.dumps(document)), settings, NOW)
+    assert refused.value.reason == reason
+
+
+def counted(records: list[tuple[str, bytes]], settings: Settings) -> list[Any]:
+    """What the count stage reads of what the enrich stage wrote, through the topic's
+    messages."""
+    numbered = [(brand, scored, n) for n, (brand, scored) in enumerate(records)]
+    messages = bundle(numbered, settings.limits.max_scored_bytes)
+    read = [read_scored(message.value, settings, NOW) for message in messages]
+    assert [dead for _, dead in read] == [[]] * len(read)
+    return [scored for records, _ in read for scored in records]
+
+
+def test_the_scored_topic_has_one_message_per_brand_and_batch_in_order(
+    settings: Settings,
+) -> None:
+    brands = ["云朵咖啡", "山海茶饮", "云朵咖啡", "云朵咖啡"]
+    records = [(brand, json.dumps(record(n, brand)).encode(), n) for n, brand in enumerate(brands)]
+    messages = bundle(records, 10_000)
+    assert [(m.brand, m.sources) for m in messages] == [("云朵咖啡", (0, 2, 3)), ("山海茶饮", (1,))]
+    scored, dead = read_scored(messages[0].value, settings, NOW)
+    assert [r["id"] for r in scored] == ["0", "2", "3"] and dead == []
+
+
+def test_a_brand_with_more_than_a_message_holds_is_sent_in_several() -> None:
+    one = json.dumps(record(0)).encode()
+    records = [("云朵咖啡", one, n) for n in range(10)]
+    messages = bundle(records, 4 * len(one))
+    assert [m.sources for m in messages] == [(0, 1, 2), (3, 4, 5), (6, 7, 8), (9,)]
+    assert all(len(m.value) <= 4 * len(one) for m in messages)
+    assert [json.loads(m.value) for m in messages] == [[record(0)] * 3] * 3 + [[record(0)]]
+
+
+def test_in_a_scored_message_each_bad_record_is_a_dead_letter_and_the_rest_counted(
+    settings: Settings,
+) -> None:
+    message = json.dumps([record(1), {**record(2), "brand": "冒牌"}, 5, record(3)]).encode()
+    scored, dead = read_scored(message, settings, NOW)
+    assert [r["id"] for r in scored] == ["1", "3"]
+    assert [d.reason for d in dead] == ["unknown_brand", "not_object"]
+    assert json.loads(dead[0].original)["brand"] == "冒牌" and dead[1].original == b"5"
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [(b"", "empty"), (b"{not json", "not_json"), (b"[]", "not_scored"),
+     (json.dumps(record(1)).encode(), "not_scored"), (b"[" * 100 + b"]" * 100, "too_deep")],
+)  # fmt: skip
+def test_a_scored_message_that_is_not_an_array_of_records_is_refused_whole(
+    settings: Settings, message: bytes, reason: str
+) -> None:
+    with pytest.raises(RecordError) as refused:
+        read_scored(message, settings, NOW)
     assert refused.value.reason == reason
 
 
@@ -223,4 +276,4 @@ def test_every_scored_record_the_enrich_stage_writes_is_read_by_the_count_stage(
     assert result.dead == [] and len(result.records) == 1
     scored = result.records[0][1]
     assert len(scored) > limits.max_record_bytes
-    assert read_scored(scored, small, NOW)["brand"] == "云朵咖啡"
+    assert [r["brand"] for r in counted(result.records, small)] == ["云朵咖啡"]
