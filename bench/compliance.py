@@ -44,9 +44,10 @@ PARTS = {
     "fresh": DATA / "adcopy_fresh.tsv",
     "heldout2": DATA / "adcopy_heldout2.tsv",
     "heldout3": DATA / "adcopy_heldout3.tsv",
+    "heldout4": DATA / "adcopy_heldout4.tsv",
 }
-TUNING = ("tune", "fresh", "heldout2")  # the parts the rules are tuned on: `all`
-HELD_BACK = "heldout3"
+TUNING = ("tune", "fresh", "heldout2", "heldout3")  # the parts the rules are tuned on: `all`
+HELD_BACK = "heldout4"
 CLEAN = "clean"
 
 
@@ -59,8 +60,8 @@ class Line:
 
 
 def default_part() -> str:
-    """The held-back part when its file exists, else the last one held back (heldout2)."""
-    return HELD_BACK if PARTS[HELD_BACK].exists() else "heldout2"
+    """The held-back part when its file exists, else the last one held back (heldout3)."""
+    return HELD_BACK if PARTS[HELD_BACK].exists() else "heldout3"
 
 
 def labelled_lines(parts: tuple[str, ...]) -> list[Line]:
@@ -164,10 +165,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     held_back = default_part()
     parser.add_argument("--part", choices=(HELD_BACK, *TUNING, "all"), default=held_back,
-                        help=f"heldout3: the held-back set ({PARTS[HELD_BACK].name}; the default "
-                        "while it exists, else heldout2); tune: adcopy.tsv; fresh: "
-                        "adcopy_fresh.tsv; heldout2: adcopy_heldout2.tsv; all: tune, fresh "
-                        "and heldout2, the parts tuned on")  # fmt: skip
+                        help=f"{HELD_BACK}: the held-back set ({PARTS[HELD_BACK].name}; the "
+                        "default while it exists, else heldout3); tune, fresh, heldout2, "
+                        "heldout3: adcopy.tsv, adcopy_fresh.tsv, adcopy_heldout2.tsv, "
+                        "adcopy_heldout3.tsv; all: those four, the parts tuned on")  # fmt: skip
     parser.add_argument("--errors", action="store_true", help="list the lines judged wrongly")
     args = parser.parse_args()
     parts = TUNING if args.part == "all" else (args.part,)
