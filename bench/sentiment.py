@@ -499,8 +499,8 @@ def cli_speed(args: argparse.Namespace, files: list[Path]) -> None:
         first.write_text(lines[0] + "\n", encoding="utf-8")
         startup, full = [], []
         for _ in range(args.repeat):
-            startup.append(_run_score(first, Path(folder) / "out"))
-            full.append(_run_score(whole, Path(folder) / "out"))
+            startup.append(score_command_seconds(first, Path(folder) / "out"))
+            full.append(score_command_seconds(whole, Path(folder) / "out"))
     start_s, full_s = min(startup), min(full)
     end_to_end = len(texts) / (full_s - start_s)
     print(f"{len(texts)} held-out texts, {sum(map(len, texts)) / len(texts):.0f} characters "
@@ -528,7 +528,7 @@ def _rate(score: Callable[[str], object], texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def _run_score(source: Path, output: Path) -> float:
+def score_command_seconds(source: Path, output: Path) -> float:
     """Seconds `python -m monitor score SOURCE > OUTPUT` takes, from the repository root."""
     root = Path(__file__).resolve().parents[1]
     started = time.perf_counter()

@@ -7,7 +7,8 @@
    timed from the first send until the worker has counted all of them; with 1 and with 4
    partitions, and with 4 partitions again with copy-paste wave detection off (`waves:
    enabled: false`). The comments are two texts repeated from 500 accounts: for wave
-   detection the worst case, every negative joins one group per brand.
+   detection the worst case, every negative joins one group per brand. Beside it, what
+   `guanchao score` does on the same comments (JSONL in and out, start-up excluded).
 2. Alert latency at a steady 1,000 comments/s: every second one more brand gets ten
    negative comments, then (half a second later) the eleventh that crosses its threshold;
    latency is from sending that eleventh comment to its `opened` event on the incidents
@@ -36,6 +37,7 @@ import yaml
 from kafka import KafkaProducer
 
 from bench.recovery import RECOVERY_COMMENTS, recovery
+from bench.sentiment import score_command_seconds
 from monitor.settings import DEFAULT_CONFIG, TopicNames
 from monitor.stream.broker import embedded_broker, free_port
 from monitor.stream.ingest import bootstrap_servers, follow_topic
@@ -95,8 +97,7 @@ class Deployment:
             return {}
 
     def send(self, number: int, brand: str, text: str, author: str = "") -> None:
-        record = {"id": f"n{number}", "platform": "weibo", "brand": brand, "text": text,
-                  "created_at": datetime.now(UTC).isoformat(), "author": author}  # fmt: skip
+        record = comment(number, brand, text, author)
         self.producer.send(self.topics["comments"], json.dumps(record).encode())
 
     def stop(self) -> None:
@@ -105,12 +106,21 @@ class Deployment:
         self.process.wait(timeout=30)
 
 
+def comment(number: int, brand: str, text: str, author: str = "") -> dict[str, str]:
+    return {"id": f"n{number}", "platform": "weibo", "brand": brand, "text": text,
+            "created_at": datetime.now(UTC).isoformat(), "author": author}  # fmt: skip
+
+
+def throughput_comment(number: int) -> tuple[str, str, str]:
+    """(brand, text, author) of the throughput run's comment `number`."""
+    brand = THROUGHPUT_BRANDS[number % len(THROUGHPUT_BRANDS)]
+    return brand, NEGATIVE if number % 5 == 0 else POSITIVE, f"user{number % 500}"
+
+
 def throughput(deployment: Deployment, comments: int) -> float:
     started = time.perf_counter()
     for number in range(comments):
-        brand = THROUGHPUT_BRANDS[number % len(THROUGHPUT_BRANDS)]
-        text = NEGATIVE if number % 5 == 0 else POSITIVE
-        deployment.send(number, brand, text, author=f"user{number % 500}")
+        deployment.send(number, *throughput_comment(number))
     deployment.producer.flush()
     sent = time.perf_counter() - started
     while deployment.health().get("counted", 0) < comments:
@@ -118,6 +128,20 @@ def throughput(deployment: Deployment, comments: int) -> float:
     elapsed = time.perf_counter() - started
     print(f"    produced in {sent:.1f}s, counted all after {elapsed:.1f}s")
     return comments / elapsed
+
+
+def score_command(comments: int, workdir: Path, repeat: int = 3) -> float:
+    """Comments/s of `guanchao score` on the throughput run's comments, JSONL in and out:
+    the fastest of `repeat` runs, less the fastest on a file of the first comment alone
+    (its start-up), as `bench/sentiment.py --cli` measures it."""
+    lines = [json.dumps(comment(number, *throughput_comment(number)), ensure_ascii=False)
+             for number in range(comments)]  # fmt: skip
+    whole, first, out = workdir / "comments.jsonl", workdir / "first.jsonl", workdir / "out"
+    whole.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first.write_text(lines[0] + "\n", encoding="utf-8")
+    startup = min(score_command_seconds(first, out) for _ in range(repeat))
+    full = min(score_command_seconds(whole, out) for _ in range(repeat))
+    return comments / (full - startup)
 
 
 def latency(
@@ -187,16 +211,21 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir, embedded_broker() as broker:
         runs = () if args.skip_throughput else ((1, True), (4, True), (4, False))
+        rates = {}
         for partitions, waves in runs:
             deployment = Deployment(broker, partitions, Path(workdir), THROUGHPUT_BRANDS,
                                     waves=waves)  # fmt: skip
             try:
                 print(f"{partitions} partition(s), waves {'on' if waves else 'off'}: "
                       f"{args.comments} comments")  # fmt: skip
-                rate = throughput(deployment, args.comments)
-                print(f"    sustained: {rate:,.0f} comments/s end to end")
+                rates[partitions, waves] = throughput(deployment, args.comments)
+                print(f"    sustained: {rates[partitions, waves]:,.0f} comments/s end to end")
             finally:
                 deployment.stop()
+        if runs:
+            scored = score_command(args.comments, Path(workdir))
+            print(f"guanchao score on the same comments: {scored:,.0f} comments/s (the stream "
+                  f"with 4 partitions did {rates[4, True] / scored:.0%} of it)")  # fmt: skip
         with receiver() as hook:
             brands = [*BACKGROUND_BRANDS, *(alarm_brand(s) for s in range(args.latency_seconds))]
             deployment = Deployment(broker, 4, Path(workdir), brands, hook.url)
