@@ -293,6 +293,16 @@ PATTERNS_BOTH_WAYS = [
     ("crowd_figure", "warn", "五星好评超过8万条", "五星好评晒图可领小样"),
     ("figure_before_noun", "warn", "10万+宝妈的选择", "本店共有3位师傅"),
     ("crowd_share", "warn", "每3个家庭就有1个在用", "每人限购2件"),
+    # what heldout4 found missing, each both ways
+    ("effect_certain", "block", "驱蚊液百分百防叮咬，100%有效", "面料成分：100%棉"),
+    ("guaranteed_outcome", "block", "钢琴课保证半年学会弹奏", "保证金在退房时全额退还"),
+    ("doctor_says", "block", "营养师说：减脂期就吃这款代餐", "营养师说早餐要吃好"),
+    ("seconds_per_sale", "warn", "直播间每5秒卖出一单", "烤箱预热30秒就能用"),
+    ("follower_count", "warn", "全网粉丝300万的博主同款", "粉丝专属优惠券每人一张"),
+    ("free_with_strings", "block", "0元领面膜，需先开通年卡", "0元试听一节课，不满意不收费"),
+    ("contact_on_profile", "warn", "vx在主页，速来", "菜单在主页第二张图"),
+    ("add_wecom", "warn", "加官方企业微信领券", "我们用企业微信给员工排班"),
+    ("phone_in_words", "warn", "订购请拨幺五九二二三三四四五五", "订购请点击商品页下单"),
 ]
 
 
@@ -428,6 +438,14 @@ CONTEXT_ROWS = [
     ("cold_compress", "block", "消肿止痛的膏药", "冰敷后用滚轮按摩，消肿又舒服"),
     ("scenery", "warn", "最有质感的钱包", "傍晚时分，晚霞最美"),
     ("stage_compare", "warn", "最有档次的茶具", "刚出炉时面包最香"),
+    # descriptions heldout4 found flagged, each both ways
+    ("motto_named", "block", "质量第一的国货", "质量第一，是创始人定下的宗旨"),
+    ("heritage", "warn", "风水摆件，旺宅", "这座清代四合院的风水布局值得细看"),
+    ("code_information", "warn", "扫码进群领福利", "扫码可查询这瓶酒的防伪信息"),
+    ("health_education", "block", "医生都推荐的洗发水", "眼科医生科普：用眼20分钟休息一下"),
+    ("recruitment", "block", "医生推荐的奶粉", "诚聘口腔科医生两名"),
+    ("exemption:own_range", "block", "全国唯一的手工面馆", "这是本店唯一一款辣味饮品"),
+    ("factual_quantity", "block", "最早的智能手表品牌", "最早可在下单后次日送达"),
 ]
 
 
