@@ -1,6 +1,6 @@
 """Advertising-law checker: precision, recall and false alarms on labelled copy, and its speed.
 
-    .venv/bin/python bench/compliance.py                  # the held-back set (heldout3)
+    .venv/bin/python bench/compliance.py                  # the held-back set (heldout5)
     .venv/bin/python bench/compliance.py --part all --errors
 
 Labelled sets of real-looking copy lines, each labelled with its category (the kind of
@@ -17,8 +17,8 @@ absolute terms call for (block, warn, pass):
   Measured at recall 0.804, false alarms 0.038; its errors have not been read. The default
   part while the file exists (heldout4 otherwise).
 
-Only the files of the part measured are read; `all` is the tuning parts (tune, fresh and
-heldout2), and the speed is measured on them too, so tuning never reads the held-back file.
+Only the files of the part measured are read; `all` is the five parts tuned on, and the
+speed is measured on them too, so tuning never reads the held-back file.
 
 A violating line is caught when the checker does not pass it (a warning counts: a person
 looks); a clean line raised a false alarm when the checker does not pass it."""
