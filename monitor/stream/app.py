@@ -268,7 +268,7 @@ class Pipeline:
             for created in result.created:
                 self.metrics.latency.observe(max(0.0, (now - created).total_seconds()))
         sent: list[asyncio.Future[Any]] = []
-        refused: dict[int, EventT[bytes]] = {}
+        refused: dict[int, tuple[EventT[bytes], str]] = {}  # by event, once however many
         for message in bundle(scored, self.settings.limits.max_scored_bytes):
             try:
                 future = await self.topics.scored.send(
@@ -276,15 +276,12 @@ class Pipeline:
                     partition=brand_partition(message.brand, self.partitions),
                 )  # fmt: skip
             except Exception as error:  # refused before sending (size): its records are kept
-                for event in message.sources:
-                    refused[id(event)] = event
-                log.error("a scored message was refused: %r", error)
+                refused.update((id(event), (event, repr(error))) for event in message.sources)
                 continue
             sent.append(asyncio.ensure_future(future))
             sent[-1].add_done_callback(partial(self.stored, len(message.sources)))
-        for event in refused.values():
-            await self.send_dead_letter(DeadLetter(event.value, "unsendable", "the scored "
-                                        "message was refused"), event.message)  # fmt: skip
+        for event, why in refused.values():
+            await self.send_dead_letter(DeadLetter(event.value, "unsendable", why), event.message)
         return sent
 
     def stored(self, records: int, sent: asyncio.Future[Any]) -> None:
