@@ -32,13 +32,14 @@ def checker() -> ComplianceChecker:
     return default_checker(exempt_names=["第一坊"])
 
 
-TIERS = {"unit": "unit", "cli": "unit", "integration": "integration"}
+TIERS = {"unit": "unit", "cli": "unit", "functional": "functional", "integration": "integration"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Each test is marked with its tier, from the folder it is in: `pytest -m unit` runs
-    the pure core and the CLI runner's tests, with no broker, server or browser; those
-    that open a page in Chromium are `browser` as well (`-m "not browser"` leaves them)."""
+    the pure core and the CLI runner's tests, with no broker, server or browser;
+    `functional` the stream's agents in memory (Faust's `test_context`); those that open a
+    page in Chromium are `browser` as well (`-m "not browser"` leaves them)."""
     root = Path(__file__).parent
     for item in items:
         folder = Path(item.path).relative_to(root).parts[0]
