@@ -91,13 +91,14 @@ class Pipeline:
     env: dict[str, str] = field(default_factory=dict)
     workers: list[Worker] = field(default_factory=list)
 
-    def start_worker(self, loglevel: str = "info") -> Worker:
+    def start_worker(self, loglevel: str = "info", clock_ahead: float = 0.0) -> Worker:
         port = free_port()
         log = self.workdir / f"worker-{len(self.workers)}.log"
         with log.open("wb") as output:  # the worker keeps its own descriptor
             process = subprocess.Popen(
                 [sys.executable, "-m", "monitor", "worker", "--broker", self.broker,
-                 "--web-port", str(port), "--config", str(self.config), "--loglevel", loglevel],
+                 "--web-port", str(port), "--config", str(self.config), "--loglevel", loglevel,
+                 "--clock-ahead", str(clock_ahead)],
                 stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
             )  # fmt: skip
         worker = Worker(process, port, log)
