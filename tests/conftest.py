@@ -32,6 +32,13 @@ def checker() -> ComplianceChecker:
     return default_checker(exempt_names=["第一坊"])
 
 
+@pytest.fixture(scope="session")
+def rules() -> ComplianceChecker:
+    """The rules alone, without the model's second opinion: what the tests of a rule and
+    its look-alike mean (the model's own tests are in test_copymodel)."""
+    return default_checker(exempt_names=["第一坊"], model=False)
+
+
 TIERS = {"unit": "unit", "cli": "unit", "functional": "functional", "integration": "integration"}
 
 

@@ -64,7 +64,7 @@ from monitor.stream.ingest import (
     produce_comments,
     time_shifter,
 )
-from monitor.text.compliance import Verdict, default_checker
+from monitor.text.compliance import LISTED, Verdict, default_checker
 from monitor.text.sentiment import BayesModel, Label, Scorer, as_dicts, save_model
 from monitor.text.training import (
     Example,
@@ -283,6 +283,8 @@ def _print_verdict(copy: str, verdict: Verdict) -> None:
         context = f"{escape(before)}[reverse]{escape(hit.text)}[/reverse]{escape(after)}"
         out.print("    " + context.replace("\n", " "))
         out.print(f"    依据: {escape(entry.basis)}")
+        if hit.rule != LISTED:  # a context rule, a pattern or the model: why it decided
+            out.print(f"    理由: {escape(hit.why)}")
         out.print(f"    建议: {escape(entry.suggestion)}")
     blocking = sum(hit.entry.severity == "block" for hit in verdict.hits)
     out.print(f"{len(verdict.hits)} finding(s), {blocking} blocking")

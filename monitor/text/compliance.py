@@ -34,6 +34,7 @@ import yaml
 
 from lexicons import DIRECTORY as LEXICONS
 from monitor.settings import ConfigError
+from monitor.text.copymodel import CopyModel
 from monitor.text.normalise import Normalized, compact, normalize
 
 CONTEXT_CHARS = 12
@@ -42,6 +43,10 @@ LISTED = "listed"  # the rule name of a decision the term list made on its own
 PATTERN_PREFIX = "pattern:"  # the `term` of a hit a pattern rule found (no listed word)
 UNBOUNDED = re.compile(r"(?<!\\)[*+]|\{\d*,\}")  # a repetition without an upper bound
 CHARACTER_CLASS = re.compile(r"(?<!\\)\[\^?\]?(?:\\.|[^\]\\])*\]")  # [+➕] repeats nothing
+# The sentences the model reads, each alone (it learned from one line of copy at a time).
+SENTENCE = re.compile(r"[^。\n]+")
+MODEL = "model"  # the rule name, and the term, of a hit the model made
+MODEL_SUGGESTION = "人工核对这一句：确有此类宣称的，改为可证实的具体描述或删除；如实描述的可忽略"
 # Compaction joins clauses; words next to a term across one of these are not its context.
 CLAUSE_BREAK = re.compile(r"[，。！？；：,.!?;:\n、…|/（）()【】\[\]「」『』《》<>\"“”]")
 
@@ -293,7 +298,8 @@ class ComplianceChecker:
     """Built once from the term list, its exemptions and its context rules.
 
     `off` names categories a channel has switched off (e.g. offplatform): their terms
-    are neither reported nor passed.
+    are neither reported nor passed. `model` flags sentences no rule flagged that read
+    like violating copy (`monitor.text.copymodel`).
     """
 
     def __init__(
@@ -303,8 +309,17 @@ class ComplianceChecker:
         rules: Iterable[Rule] = (),
         off: Iterable[str] = (),
         patterns: Iterable[Pattern] = (),
+        model: CopyModel | None = None,
     ) -> None:
         switched_off = set(off)
+        terms = list(terms)
+        self._model = model
+        self._model_terms = {  # a warning of each category, for a person to read the sentence
+            term.category: dataclasses.replace(term, term=MODEL, severity=Severity.WARN,
+                                               category_name=term.category_name + "（疑似）",
+                                               suggestion=MODEL_SUGGESTION)
+            for term in terms if term.category not in switched_off
+        }  # fmt: skip
         kept_patterns = [p for p in patterns if p.entry.category not in switched_off]
         self._patterns = [(re.compile(p.pattern), p.entry, p.compact) for p in kept_patterns]
         self._pattern_why = {p.entry.term: (p.entry.term, p.why) for p in kept_patterns}
@@ -350,7 +365,7 @@ class ComplianceChecker:
             (span, term, "exemption:" + ex.group, f"{ex.why}（{ex.phrase}）")
             for span, term, ex in found.exempted
         ]
-        hits_total = 0
+        flagged: list[int] = []  # where each hit starts, in the compacted text
         blocked = False
         first_rule = decider.first
         for start, end, term in found.kept:
@@ -360,16 +375,45 @@ class ComplianceChecker:
                 if ruled is not None:
                     let_through.append(((start, end), term, ruled.rule.name, ruled.rule.why))
                 continue
-            hits_total += 1
+            flagged.append(start)
             if then is Severity.BLOCK:
                 blocked = True
             if len(hits) < room:
                 entry = term if ruled is None else self._decided[(term.term, ruled.index)]
                 listed = self._pattern_why.get(term.term, _LISTED_WHY)
                 hits.append(_hit(text, matchable, (start, end), entry, ruled, listed))
+        decided = sorted([*flagged, *(span[0] for span, *_ in let_through)])
+        modelled = self._model_hits(text, matchable, decided)
+        if modelled:
+            hits = list(heapq.merge(hits, modelled, key=lambda hit: hit.start))[:room]
         let_through.sort(key=lambda item: item[0][0])  # two sorted runs: a linear merge
         passed = tuple(_passed(text, matchable, *item) for item in let_through[:room])
+        hits_total = len(flagged) + len(modelled)
         return Verdict(tuple(hits), hits_total, blocked, passed, len(let_through))
+
+    def _model_hits(self, source: str, matchable: Normalized, decided: list[int]) -> list[Hit]:
+        """The sentences the rules said nothing of, neither a hit nor a pass, that the
+        model finds like violating copy: one warning each, with the n-grams that weighed
+        most. Where a rule passed a term as a description, that decision stands."""
+        if self._model is None:
+            return []
+        hits = []
+        origin = matchable.origin
+        for sentence in SENTENCE.finditer(source):
+            start = bisect.bisect_left(origin, sentence.start())
+            end = bisect.bisect_left(origin, sentence.end())
+            ruled = bisect.bisect_left(decided, start)
+            if end <= start or (ruled < len(decided) and decided[ruled] < end):
+                continue
+            judged = self._model.judge(matchable.text[start:end])
+            entry = self._model_terms.get(judged.category)
+            if judged.probability >= self._model.threshold and entry is not None:
+                first, last = matchable.source_span(start, end)
+                why = (f"未命中词表与规则，但读来像违规文案（模型概率 {judged.probability:.2f}），"
+                       f"依据：{'、'.join(judged.evidence)}；请人工核对")  # fmt: skip
+                said = source[first:last]
+                hits.append(Hit(said, first, last, said, entry, MODEL, why))
+        return hits
 
     def _pattern_hits(
         self, source: str, normal: Normalized, matchable: Normalized
@@ -427,9 +471,10 @@ def _clause_lines(source: str, matchable: Normalized) -> tuple[str, list[int]]:
 
 
 def default_checker(
-    exempt_names: Sequence[str] = (), off_categories: Sequence[str] = ()
+    exempt_names: Sequence[str] = (), off_categories: Sequence[str] = (), model: bool = True
 ) -> ComplianceChecker:
-    """The shipped lexicon, with a channel's own exempt names and switched-off categories.
+    """The shipped lexicon, with a channel's own exempt names and switched-off categories,
+    and the shipped model beside it (without `model`, the rules alone).
 
     Only categories marked optional (platform rules, not the law) may be switched off.
     """
@@ -441,9 +486,9 @@ def default_checker(
             f"({', '.join(sorted(optional_categories()))}), not {', '.join(sorted(refused))}"
         )
     names = [Exemption(name) for name in exempt_names]
-    return ComplianceChecker(
-        terms, [*exemptions, *names], rules, off_categories, patterns=load_patterns()
-    )
+    return ComplianceChecker(terms, [*exemptions, *names], rules, off_categories,
+                             patterns=load_patterns(),
+                             model=CopyModel.load() if model else None)  # fmt: skip
 
 
 def _room(limit: int | None) -> int:

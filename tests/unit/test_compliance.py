@@ -75,12 +75,12 @@ BOTH_WAYS = [
 
 @pytest.mark.parametrize(("category", "severity", "violation", "look_alike"), BOTH_WAYS)
 def test_each_category_catches_the_claim_and_passes_its_look_alike(
-    checker: ComplianceChecker, category: str, severity: str, violation: str, look_alike: str
+    rules: ComplianceChecker, category: str, severity: str, violation: str, look_alike: str
 ) -> None:
-    caught = checker.check(violation)
+    caught = rules.check(violation)
     assert category in {hit.entry.category for hit in caught.hits}, caught.as_dict()
     assert caught.result == severity
-    assert checker.check(look_alike).result == "pass", checker.check(look_alike).as_dict()
+    assert rules.check(look_alike).result == "pass", rules.check(look_alike).as_dict()
 
 
 # False alarms of the tuned rules, each kind both ways: the claim still flagged, and the
@@ -109,10 +109,10 @@ FALSE_ALARM_KINDS = [
 
 @pytest.mark.parametrize(("rule", "severity", "violation", "look_alike"), FALSE_ALARM_KINDS)
 def test_a_fixed_false_alarm_passes_the_description_and_still_flags_the_claim(
-    checker: ComplianceChecker, rule: str | None, severity: str, violation: str, look_alike: str
+    rules: ComplianceChecker, rule: str | None, severity: str, violation: str, look_alike: str
 ) -> None:
-    assert checker.check(violation).result == severity, checker.check(violation).as_dict()
-    passed = checker.check(look_alike)
+    assert rules.check(violation).result == severity, rules.check(violation).as_dict()
+    passed = rules.check(look_alike)
     assert passed.result == "pass", passed.as_dict()
     if rule is not None:
         assert rule in {item.rule for item in passed.passed}, passed.as_dict()
@@ -308,12 +308,12 @@ PATTERNS_BOTH_WAYS = [
 
 @pytest.mark.parametrize(("pattern", "severity", "violation", "look_alike"), PATTERNS_BOTH_WAYS)
 def test_each_pattern_catches_its_claim_and_passes_its_look_alike(
-    checker: ComplianceChecker, pattern: str, severity: str, violation: str, look_alike: str
+    rules: ComplianceChecker, pattern: str, severity: str, violation: str, look_alike: str
 ) -> None:
-    caught = checker.check(violation)
+    caught = rules.check(violation)
     assert "pattern:" + pattern in {hit.rule for hit in caught.hits}, caught.as_dict()
     assert caught.result == severity
-    passed = checker.check(look_alike)
+    passed = rules.check(look_alike)
     assert passed.result == "pass", passed.as_dict()
 
 
@@ -332,13 +332,13 @@ def test_a_pattern_hit_says_its_name_and_why_at_its_place_in_the_original(
     assert "站外" in hit.why and hit.entry.suggestion
 
 
-def test_a_pattern_does_not_join_two_clauses(checker: ComplianceChecker) -> None:
+def test_a_pattern_does_not_join_two_clauses(rules: ComplianceChecker) -> None:
     """Compaction runs 没有比较。这更… together; a pattern reads one clause at a time."""
-    assert checker.check("没有比较。这更适合你").result == "pass"
-    assert checker.check("没有比这更适合你的").blocked
-    assert checker.check("只需支付9.9元运费").result == "warn"  # 9.9 is one number
+    assert rules.check("没有比较。这更适合你").result == "pass"
+    assert rules.check("没有比这更适合你的").blocked
+    assert rules.check("只需支付9.9元运费").result == "warn"  # 9.9 is one number
     copy = "一对一辅导，成绩不提高，退全款"  # a condition and its promise: \n reads on
-    (hit,) = checker.check(copy).hits
+    (hit,) = rules.check(copy).hits
     assert (hit.text, hit.rule) == ("不提高，退全款", "pattern:refund_if_fail")
     assert copy[hit.start : hit.end] == hit.text
 
@@ -451,10 +451,10 @@ CONTEXT_ROWS = [
 
 @pytest.mark.parametrize(("rule", "severity", "violation", "look_alike"), CONTEXT_ROWS)
 def test_a_context_rule_passes_the_description_and_leaves_the_claim(
-    checker: ComplianceChecker, rule: str, severity: str, violation: str, look_alike: str
+    rules: ComplianceChecker, rule: str, severity: str, violation: str, look_alike: str
 ) -> None:
-    assert checker.check(violation).result == severity, checker.check(violation).as_dict()
-    passed = checker.check(look_alike)
+    assert rules.check(violation).result == severity, rules.check(violation).as_dict()
+    passed = rules.check(look_alike)
     assert passed.result == "pass", passed.as_dict()
     assert rule in {item.rule for item in passed.passed}, passed.as_dict()
 
