@@ -295,6 +295,12 @@ def test_the_compliance_page_marks_the_terms_in_place(
     assert "禁止发布" in page.inner_text("#result")
     look(page, shots, "compliance")
 
+    page.fill("textarea[name=text]", "新品到货。想要同款的宝子戳我头像进小窝")
+    page.get_by_role("button", name="检查", exact=True).click()
+    result = page.inner_text("#result")  # no rule speaks of it: the model's warning, and why
+    assert "站外引流（疑似）" in result and "理由" in result and "头像" in result, result
+    look(page, shots, "compliance-model")
+
     page.fill("textarea[name=text]", "第一次来这家店，环境很好")
     page.get_by_role("button", name="检查", exact=True).click()
     assert page.locator(".copy mark").count() == 0
