@@ -34,7 +34,7 @@ import yaml
 
 from lexicons import DIRECTORY as LEXICONS
 from monitor.settings import ConfigError
-from monitor.text.copymodel import CopyModel
+from monitor.text.copymodel import CopyModel, Judgement
 from monitor.text.normalise import Normalized, compact, normalize
 
 CONTEXT_CHARS = 12
@@ -46,6 +46,7 @@ CHARACTER_CLASS = re.compile(r"(?<!\\)\[\^?\]?(?:\\.|[^\]\\])*\]")  # [+➕] rep
 # The sentences the model reads, each alone (it learned from one line of copy at a time).
 SENTENCE = re.compile(r"[^。\n]+")
 MODEL = "model"  # the rule name, and the term, of a hit the model made
+MODEL_MIN_LETTERS = 4  # a shorter sentence (好吃, 包邮) is too little for the model to read
 MODEL_SUGGESTION = "人工核对这一句：确有此类宣称的，改为可证实的具体描述或删除；如实描述的可忽略"
 # Compaction joins clauses; words next to a term across one of these are not its context.
 CLAUSE_BREAK = re.compile(r"[，。！？；：,.!?;:\n、…|/（）()【】\[\]「」『』《》<>\"“”]")
@@ -399,13 +400,16 @@ class ComplianceChecker:
             return []
         hits = []
         origin = matchable.origin
+        judged_before: dict[str, Judgement] = {}  # copy repeats itself, and so can an attack
         for sentence in SENTENCE.finditer(source):
             start = bisect.bisect_left(origin, sentence.start())
             end = bisect.bisect_left(origin, sentence.end())
             ruled = bisect.bisect_left(decided, start)
-            if end <= start or (ruled < len(decided) and decided[ruled] < end):
+            if end - start < MODEL_MIN_LETTERS or (ruled < len(decided) and decided[ruled] < end):
                 continue
-            judged = self._model.judge(matchable.text[start:end])
+            letters = matchable.text[start:end]
+            judged = judged_before.get(letters) or self._model.judge(letters)
+            judged_before[letters] = judged
             entry = self._model_terms.get(judged.category)
             if judged.probability >= self._model.threshold and entry is not None:
                 first, last = matchable.source_span(start, end)
