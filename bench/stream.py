@@ -141,6 +141,8 @@ def score_command(comments: int, workdir: Path, repeat: int = 3) -> float:
     first.write_text(lines[0] + "\n", encoding="utf-8")
     startup = min(score_command_seconds(first, out) for _ in range(repeat))
     full = min(score_command_seconds(whole, out) for _ in range(repeat))
+    if full <= startup:
+        raise SystemExit(f"{comments} comments score faster than start-up varies: use more")
     return comments / (full - startup)
 
 

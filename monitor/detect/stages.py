@@ -38,6 +38,7 @@ from monitor.detect.waves import Wave
 from monitor.settings import OTHER, LimitSettings, Settings
 
 HOURLY_KEYWORDS = 50
+MAX_DEAD_IN_MESSAGE = 10  # bad records a scored message may hold before it is refused whole
 
 
 @functools.lru_cache(maxsize=65536)
@@ -111,11 +112,11 @@ def bundle(records: Iterable[tuple[str, bytes, Source]], max_bytes: int) -> list
         by_brand.setdefault(brand, []).append((record, source))
     bundles = []
     for brand, items in by_brand.items():
-        start, size = 0, 2
+        start, size = 0, 1  # "[", then each record and the "," or "]" after it
         for end, (record, _) in enumerate(items):
             if end > start and size + len(record) + 1 > max_bytes:
                 bundles.append(_bundle(brand, items[start:end]))
-                start, size = end, 2
+                start, size = end, 1
             size += len(record) + 1
         bundles.append(_bundle(brand, items[start:]))
     return bundles
@@ -130,8 +131,9 @@ def read_scored(
     raw: bytes | None, settings: Settings, now: datetime
 ) -> tuple[list[Mapping[str, Any]], list[DeadLetter]]:
     """A message of the scored topic: its records that pass `check_scored`, and a dead
-    letter for each one that does not (the rest are counted). A message that is not an
-    array of records is refused whole."""
+    letter for each one that does not (the rest are counted), its record re-encoded. A
+    message that is not an array of records, or holds more than MAX_DEAD_IN_MESSAGE that
+    fail, is refused whole."""
     document = parse_document(raw, settings.limits.max_scored_bytes)
     if not isinstance(document, list) or not document:
         raise RecordError("not_scored", "a scored message must be a JSON array of records")
@@ -142,6 +144,8 @@ def read_scored(
             records.append(check_scored(item, settings, now))
         except RecordError as error:
             dead.append(dead_letter(json.dumps(item, ensure_ascii=False).encode(), error))
+    if len(dead) > MAX_DEAD_IN_MESSAGE:  # not ours: one dead letter, not a storm of them
+        raise RecordError("not_scored", f"{len(dead)} of {len(document)} records are not scored")
     return records, dead
 
 

@@ -2,7 +2,7 @@
 playbook's agent, timer and dispatchers are added by `monitor.stream.casework`.
 
 comments ─► enrich ─► scored (partitioned by brand) ─► count ─► incidents ─► casework
-                └─► dead letters (original bytes, reason in the headers)
+                └─► dead letters (the record as it came, reason in the headers)
 conversations ─► QA review ─► qa-cases (`monitor.stream.qa`)
 
 State lives in tables whose changelog partition is the brand's partition, so a worker
@@ -31,6 +31,7 @@ Sent directly, everything a record produced is flushed before its offset is comm
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -78,6 +79,11 @@ log = logging.getLogger(__name__)
 # acknowledges them once everything they produced is stored (see the module's notes).
 BATCH_EVENTS = 500
 BATCH_SECONDS = 0.05
+# A scored message holds at most this much: Faust's producer refuses a request over
+# 1,000,000 bytes (producer_max_request_size), whatever limits.max_record_bytes allows.
+MESSAGE_BYTES = 900_000
+# A scored message read, its records that can be counted, and whether it held only those.
+Checked = tuple[EventT[bytes], list[Mapping[str, Any]], bool]
 
 
 def build_app(
@@ -269,7 +275,7 @@ class Pipeline:
                 self.metrics.latency.observe(max(0.0, (now - created).total_seconds()))
         sent: list[asyncio.Future[Any]] = []
         refused: dict[int, tuple[EventT[bytes], str]] = {}  # by event, once however many
-        for message in bundle(scored, self.settings.limits.max_scored_bytes):
+        for message in bundle(scored, min(self.settings.limits.max_scored_bytes, MESSAGE_BYTES)):
             try:
                 future = await self.topics.scored.send(
                     key=message.brand.encode(), value=message.value, force=True,
@@ -301,7 +307,7 @@ class Pipeline:
     async def count_batch(self, events: Sequence[EventT[bytes]]) -> None:
         """Count a batch in one step: the hour's totals, waves and incidents of each brand
         are looked at once per batch, not once per mention."""
-        checked = []
+        checked: list[Checked] = []
         for event in events:
             try:
                 records, dead = read_scored(event.value, self.settings, self.clock())
@@ -310,13 +316,13 @@ class Pipeline:
                 continue
             for refused in dead:
                 await self.send_dead_letter(refused, event.message)
-            checked.append((event, records))
+            if records:
+                checked.append((event, records, not dead))
         try:
-            writes = self.stage.process([record for _, records in checked for record in records])
+            writes = self.stage.process([record for _, records, _ in checked for record in records])
             await until_stored(lambda: self.apply(writes), "counted mentions")
         except Exception as error:  # a bug, or a write the broker refuses: the records are kept
-            for event, _ in checked:
-                await self.send_dead_letter(dead_letter(event.value, error), event.message)
+            await self.keep_uncounted(checked, error)
             return
         self.stats.counted += writes.counted
         for mention, label in writes.counted_labels:
@@ -324,6 +330,17 @@ class Pipeline:
         self.stats.late += writes.late
         self.stats.duplicates += writes.duplicates
         self.stats.incident_events.update(change["event"] for change in writes.events)
+
+    async def keep_uncounted(self, checked: Sequence[Checked], error: Exception) -> None:
+        """Dead letters for records that could not be counted: a message whole, or, where
+        some of its records went to the dead-letter topic already, each of the others."""
+        for event, records, whole in checked:
+            if whole:
+                await self.send_dead_letter(dead_letter(event.value, error), event.message)
+                continue
+            for record in records:
+                raw = json.dumps(record, ensure_ascii=False).encode()
+                await self.send_dead_letter(dead_letter(raw, error), event.message)
 
     async def apply(self, writes: Writes) -> None:
         """The counts in memory have the mention already, and a replay of it would be a

@@ -408,7 +408,7 @@ class ComplianceChecker:
             if end - start < MODEL_MIN_LETTERS or (ruled < len(decided) and decided[ruled] < end):
                 continue
             letters = matchable.text[start:end]
-            judged = judged_before.get(letters) or self._model.judge(letters)
+            judged = judged_before.get(letters) or self._model.judge(letters, self._model_terms)
             judged_before[letters] = judged
             entry = self._model_terms.get(judged.category)
             if judged.probability >= self._model.threshold and entry is not None:

@@ -9,9 +9,9 @@ alarms, and with this model (trained without heldout4) beside them 0.932 at 0.05
 class per lexicon category: a hit names the category the sentence resembles, and a channel
 that switched a category off gets no hits of it from the model either.
 
-Scoring is a sum of per-n-gram weights over the compacted text (tf-idf with sublinear tf,
-l2-normalised, as scikit-learn's TfidfVectorizer computes it), so it needs no scikit-learn;
-training does (the `train` extra): `scripts/train_copy_model.sh`.
+Scoring is a sum of per-n-gram weights over the compacted text: each n-gram present counts
+once, by its idf, l2-normalised (scikit-learn's TfidfVectorizer with binary tf), so it
+needs no scikit-learn; training does (the `train` extra): `scripts/train_copy_model.sh`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import argparse
 import gzip
 import json
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +41,10 @@ def letters(text: str) -> str:
     return compact(normalize(text)).text
 
 
-def grams(compacted: str) -> Counter[str]:
-    """Character 1-3-grams of compacted text."""
-    return Counter(compacted[i : i + n] for n in (1, 2, 3) for i in range(len(compacted) - n + 1))
+def grams(compacted: str) -> set[str]:
+    """The character 1-3-grams in compacted text, each once: a copy line is short, and
+    how often a gram repeats in it (最最最) says little more than that it is there."""
+    return {compacted[i : i + n] for n in (1, 2, 3) for i in range(len(compacted) - n + 1)}
 
 
 @dataclass(frozen=True)
@@ -74,23 +74,27 @@ class CopyModel:
         self._idf, self._coefficients = table[:, 0], table[:, 1:]
         self._clean = classes.index(CLEAN)
 
-    def judge(self, compacted: str) -> Judgement:
-        """How one sentence (`letters` of it) reads."""
-        found = [(self._rows[gram], count, gram)
-                 for gram, count in grams(compacted).items() if gram in self._rows]  # fmt: skip
-        rows = np.array([row for row, _, _ in found], dtype=np.int64)
-        values = 1.0 + np.log(np.array([count for _, count, _ in found], dtype=np.float64))
-        values *= self._idf[rows]
-        values /= float(np.linalg.norm(values)) or 1.0
+    def judge(self, compacted: str, among: Collection[str] | None = None) -> Judgement:
+        """How one sentence (`letters` of it) reads: how likely it is to break a rule of
+        the categories `among` (all by default: a channel may switch some off), and which
+        of them it reads most like."""
+        found = sorted((self._rows[gram], gram) for gram in grams(compacted) if gram in self._rows)
+        rows = np.array([row for row, _ in found], dtype=np.int64)
+        values = self._idf[rows]
+        values = values / (float(np.linalg.norm(values)) or 1.0)
         coefficients = self._coefficients[rows]
         scores = np.array(self.intercepts) + values @ coefficients
         chances = np.exp(scores - scores.max())
-        clean = self._clean
-        best = max((c for c in range(len(scores)) if c != clean), key=lambda c: scores[c])
-        pushes = values * (coefficients[:, best] - coefficients[:, clean])
-        towards = sorted((-push, gram) for push, (_, _, gram) in zip(pushes, found, strict=True)
+        chances /= chances.sum()
+        kept = [c for c, name in enumerate(self.classes)
+                if name != CLEAN and (among is None or name in among)]  # fmt: skip
+        if not kept:
+            return Judgement(0.0, CLEAN, [])
+        best = max(kept, key=lambda c: scores[c])
+        pushes = values * (coefficients[:, best] - coefficients[:, self._clean])
+        towards = sorted((-push, gram) for push, (_, gram) in zip(pushes, found, strict=True)
                          if push > 0 and len(gram) > 1)  # fmt: skip
-        probability = 1.0 - float(chances[clean] / chances.sum())
+        probability = float(chances[kept].sum())
         return Judgement(probability, self.classes[best], [gram for _, gram in towards[:EVIDENCE]])
 
     def save(self, path: Path) -> None:
@@ -118,8 +122,10 @@ def train(
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    vectorizer = TfidfVectorizer(analyzer=lambda text: grams(letters(text)), min_df=min_lines,
-                                 sublinear_tf=True)  # fmt: skip
+    if len({category for _, category in lines} - {CLEAN}) < 2:
+        raise ValueError("training needs clean lines and lines of two categories at least")
+    vectorizer = TfidfVectorizer(analyzer=lambda text: sorted(grams(letters(text))),
+                                 min_df=min_lines, binary=True)  # fmt: skip
     matrix = vectorizer.fit_transform([text for text, _ in lines])
     classifier = LogisticRegression(C=regularisation, max_iter=3000, class_weight="balanced")
     classifier.fit(matrix, [category for _, category in lines])

@@ -48,6 +48,7 @@ def test_a_poison_comment_is_a_dead_letter_and_the_batch_goes_on(settings: Setti
         assert sorted(dict(d.headers)["reason"] for d in dead) == [b"missing_field", b"not_json"]
         assert {dict(d.headers)["offset"] for d in dead} == {b"1", b"2"}  # where they were
         assert stream.stats.received == 4 and stream.stats.scored == 2
+        assert sum(stream.stats.dead_lettered.values()) == 2  # each once, nothing else
 
     run(settings, scenario)
 

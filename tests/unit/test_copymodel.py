@@ -24,11 +24,11 @@ def test_the_scorer_computes_what_scikit_learn_trained(tmp_path: Path) -> None:
     model = train(LINES, min_lines=1)
     model.save(tmp_path / "model.json.gz")
     loaded = CopyModel.load(tmp_path / "model.json.gz")
-    vectorizer = TfidfVectorizer(analyzer=lambda t: grams(letters(t)), sublinear_tf=True)
+    vectorizer = TfidfVectorizer(analyzer=lambda t: sorted(grams(letters(t))), binary=True)
     matrix = vectorizer.fit_transform([text for text, _ in LINES])
     fitted = LogisticRegression(C=10.0, max_iter=3000, class_weight="balanced")
     fitted.fit(matrix, [category for _, category in LINES])
-    texts = ["最低价的茶", "加微信", "今天营业", "降血压"]
+    texts = ["最低价的茶", "加微信", "今天营业", "降血压", "最最最低价低价", "", "😀"]
     clean = list(fitted.classes_).index("clean")
     expected = 1 - fitted.predict_proba(vectorizer.transform(texts))[:, clean]
     got = [loaded.judge(letters(text)).probability for text in texts]
@@ -60,6 +60,20 @@ def test_where_a_rule_passed_a_term_the_model_does_not_overrule_it(
 def test_a_category_a_channel_switched_off_is_not_flagged_by_the_model_either() -> None:
     copy = "想要同款的宝子戳我头像进小窝"
     assert default_checker(off_categories=["offplatform"]).check(copy).result == "pass"
+
+
+def test_the_chance_of_a_switched_off_category_does_not_count() -> None:
+    model = CopyModel.load()
+    sentence = letters("想要同款的宝子戳我头像进小窝")
+    everything, without = model.judge(sentence), model.judge(sentence, ["absolute", "medical"])
+    assert everything.category == "offplatform" and without.category in ("absolute", "medical")
+    assert without.probability < everything.probability
+    assert model.judge(sentence, []).probability == 0.0
+
+
+def test_training_needs_two_categories_besides_clean() -> None:
+    with pytest.raises(ValueError, match="two categories"):
+        train([("全网最低价", "absolute"), ("第一次来", "clean")], min_lines=1)
 
 
 def test_the_packaged_model_was_trained_on_the_tuning_parts_only() -> None:

@@ -243,6 +243,21 @@ def test_a_brand_with_more_than_a_message_holds_is_sent_in_several() -> None:
     assert [json.loads(m.value) for m in messages] == [[record(0)] * 3] * 3 + [[record(0)]]
 
 
+def test_a_message_fills_its_bytes_exactly_before_the_next_begins() -> None:
+    one = json.dumps(record(0)).encode()
+    records = [("云朵咖啡", one, n) for n in range(3)]
+    exact = 3 * len(one) + 4  # [a,b,c]
+    assert [m.sources for m in bundle(records, exact)] == [(0, 1, 2)]
+    assert [m.sources for m in bundle(records, exact - 1)] == [(0, 1), (2,)]
+    assert len(bundle(records, exact)[0].value) == exact
+
+
+def test_a_scored_message_full_of_bad_records_is_refused_whole(settings: Settings) -> None:
+    with pytest.raises(RecordError) as refused:
+        read_scored(json.dumps([record(1), *[0] * 11]).encode(), settings, NOW)
+    assert refused.value.reason == "not_scored" and "11 of 12" in str(refused.value)
+
+
 def test_in_a_scored_message_each_bad_record_is_a_dead_letter_and_the_rest_counted(
     settings: Settings,
 ) -> None:
