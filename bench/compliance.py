@@ -28,7 +28,6 @@ looks); a clean line raised a false alarm when the checker does not pass it."""
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from functools import partial
 from pathlib import Path
 
 from monitor.text.compliance import ComplianceChecker, Verdict, default_checker
+from monitor.text.copymodel import CLEAN, read_labelled
 from monitor.web.api import MAX_HITS
 
 DATA = Path(__file__).with_name("data")
@@ -50,7 +50,6 @@ PARTS = {
 }
 TUNING = ("tune", "fresh", "heldout2", "heldout3", "heldout4")  # tuned on: `all`
 HELD_BACK = "heldout5"
-CLEAN = "clean"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +67,7 @@ def default_part() -> str:
 
 def labelled_lines(parts: tuple[str, ...]) -> list[Line]:
     """The labelled lines of `parts` only; `\\uXXXX` in a text stands for that character."""
-    lines = []
-    for part in parts:
-        for row in PARTS[part].read_text(encoding="utf-8").splitlines():
-            if row.startswith("#") or not row.strip():
-                continue
-            category, expected, text = _unescape(row).split("\t")
-            lines.append(Line(category, expected, text, part))
-    return lines
-
-
-def _unescape(row: str) -> str:
-    return re.sub(r"\\u([0-9a-f]{4})", lambda match: chr(int(match.group(1), 16)), row)
+    return [Line(*row, part) for part in parts for row in read_labelled(PARTS[part])]
 
 
 def _timed(work: Callable[[], object]) -> float:

@@ -49,7 +49,7 @@ def grams(compacted: str) -> set[str]:
 
 @dataclass(frozen=True)
 class Judgement:
-    probability: float  # that the sentence breaks a rule: 1 - P(clean)
+    probability: float  # that the sentence breaks a rule of the categories judged
     category: str  # the lexicon category it most resembles
     evidence: list[str]  # the n-grams that pushed most towards that category
 

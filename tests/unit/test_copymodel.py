@@ -1,6 +1,7 @@
 """The learned second opinion on ad copy: what it flags, what it leaves to the rules, and
 that the shipped scorer computes what scikit-learn trained."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bench.compliance import HELD_BACK, PARTS, TUNING
 from monitor.text.compliance import MODEL, ComplianceChecker, default_checker
 from monitor.text.copymodel import CopyModel, grams, letters, read_labelled, train
 
@@ -76,7 +78,9 @@ def test_training_needs_two_categories_besides_clean() -> None:
         train([("全网最低价", "absolute"), ("第一次来", "clean")], min_lines=1)
 
 
-def test_the_packaged_model_was_trained_on_the_tuning_parts_only() -> None:
+def test_the_packaged_model_is_trained_on_the_tuning_parts_only() -> None:
     script = Path("scripts/train_copy_model.sh").read_text(encoding="utf-8")
-    assert "adcopy_heldout5" not in script  # the held-back set stays a measure
-    assert read_labelled(Path("bench/data/adcopy.tsv"))[0][0] != "#"
+    named = set(re.findall(r"bench/data/(\S+\.tsv)", script))
+    assert named == {PARTS[part].name for part in TUNING}
+    assert PARTS[HELD_BACK].name not in script  # the held-back set stays a measure
+    assert all(read_labelled(PARTS[part]) for part in TUNING)
