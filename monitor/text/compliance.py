@@ -31,6 +31,7 @@ from typing import Any
 
 import ahocorasick
 import yaml
+from pypinyin import Style, pinyin
 
 from lexicons import DIRECTORY as LEXICONS
 from monitor.settings import ConfigError
@@ -199,13 +200,14 @@ class _Key:
     term: Term | None = None
     exemption: Exemption | None = None
     cues: list[int] = field(default_factory=list)  # indices of NEAR rules
+    spelled: bool = False  # the term with one ideograph in pinyin: counts only as a word
 
     def packed(self) -> _Packed:
         """What the automaton stores: a plain tuple, unpacked fast for every match."""
-        return self.length, self.term, self.exemption, tuple(self.cues)
+        return self.length, self.term, self.exemption, tuple(self.cues), self.spelled
 
 
-_Packed = tuple[int, Term | None, Exemption | None, tuple[int, ...]]
+_Packed = tuple[int, Term | None, Exemption | None, tuple[int, ...], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +336,9 @@ class ComplianceChecker:
         for term in kept_terms:
             for key in _match_keys(term.term):
                 keys.setdefault(key, _Key(len(key))).term = term
+        for term in kept_terms:
+            for key in _pinyin_keys(term.term):
+                keys.setdefault(key, _Key(len(key), spelled=True)).term = term
         for item in exemptions:
             exemption = item if isinstance(item, Exemption) else Exemption(item)
             for key in _match_keys(exemption.phrase):
@@ -357,7 +362,7 @@ class ComplianceChecker:
         """
         normal = normalize(text)
         matchable = compact(normal)
-        found = _scan(self._automaton.iter(matchable.text), len(matchable.text), len(self._rules),
+        found = _scan(self._automaton.iter(matchable.text), matchable.text, len(self._rules),
                       self._pattern_hits(text, normal, matchable))  # fmt: skip
         decider = _Decider(text, matchable, self._rules_of, found.cues, self._longest_cue)
         room = _room(limit)
@@ -505,6 +510,28 @@ def _match_keys(phrase: str) -> set[str]:
     return {key, key.replace("一", "1")} if key else set()
 
 
+def _pinyin_keys(term: str) -> set[str]:
+    """The term with one of its ideographs written in pinyin (退shao, bao本, 辟xie): the
+    evasion that keeps a word readable to people and out of a plain word list. Syllables
+    of one letter (a, e) would match inside too much ordinary text to be worth it."""
+    key = compact(normalize(term)).text
+    if len(key) < 2 or not key.isalpha():
+        return set()
+    keys = set()
+    for place, readings in enumerate(pinyin(key, style=Style.NORMAL, heteronym=True)):
+        if len(readings) == 1 and readings[0] == key[place]:  # not an ideograph
+            continue
+        for reading in readings:
+            spelled = key[:place] + reading + key[place + 1 :]
+            if len(reading) > 1 and any(_is_ideograph(ch) for ch in spelled):
+                keys.add(spelled)
+    return keys
+
+
+def _is_ideograph(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff"
+
+
 def _compile(rule: Rule, index: int) -> _Compiled:
     keys = [key for key in (compact(normalize(word)).text for word in rule.words) if key]
     lengths = sorted({len(key) for key in keys}, reverse=True)
@@ -623,12 +650,13 @@ class _Found:
 
 
 def _scan(
-    matches: Iterable[tuple[int, _Packed]], size: int, rule_count: int, found: list[_TermAt]
+    matches: Iterable[tuple[int, _Packed]], text: str, rule_count: int, found: list[_TermAt]
 ) -> _Found:
     """Terms kept, terms exempted, and cue words, from one pass of the automaton.
 
-    Drops hits that start inside an exemption (第一 in 第一坊, 最 in 本店最) and hits
-    contained in a longer hit (第一 inside 全国第一). `matches` are the automaton's
+    Drops hits that start inside an exemption (第一 in 第一坊, 最 in 本店最), hits
+    contained in a longer hit (第一 inside 全国第一), and a pinyin spelling that is part
+    of a longer run of letters (te效 in Kate效果). `matches` are the automaton's
     (last index, key), which come in the order of their ends; `found` are the pattern
     rules' hits, by end too, merged in.
 
@@ -638,9 +666,12 @@ def _scan(
     terms: list[_TermAt] = []
     cues: list[list[Span]] = [[] for _ in range(rule_count)]
     owner: list[Exemption | None] | None = None  # the exemption covering each place
-    for last, (length, term, exemption, cue_rules) in matches:
+    size = len(text)
+    for last, (length, term, exemption, cue_rules, spelled) in matches:
         end = last + 1
         start = end - length
+        if spelled and _inside_letters(text, start, end):
+            continue
         if exemption is not None:
             owner = owner or [None] * (size + 1)
             for place in range(start, end):
@@ -660,6 +691,13 @@ def _scan(
         (free if owner[item[0]] is None else exempted).append(item)
     reported = [((start, end), term, owner[start]) for start, end, term in _outermost(exempted)]
     return _Found(_outermost(free), [(s, t, e) for s, t, e in reported if e is not None], cues)
+
+
+def _inside_letters(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] begins or ends with a letter that runs on past it."""
+    before = start > 0 and text[start].isascii() and text[start - 1].isascii()
+    after = end < len(text) and text[end - 1].isascii() and text[end].isascii()
+    return (before and text[start - 1].isalpha()) or (after and text[end].isalpha())
 
 
 def _end(item: _TermAt) -> int:

@@ -28,6 +28,8 @@ _KEPT = "…"  # NFKC would make it three dots; it is one pause, and a clause br
 _URL_RE = re.compile(r"(?:https?://|www\.)[!-~]+", re.IGNORECASE)
 _MENTION_RE = re.compile(r"@[\w\-]{1,30}")
 _WEIBO_CODE_RE = re.compile(r"\[[^\[\]\s]{1,10}\]")
+# Rare characters written for a banned one because they look like it (蕞好 for 最好, 第壹).
+_LOOKALIKES = str.maketrans({"蕞": "最", "壹": "一", "弌": "一"})
 # Everything that is not a letter, digit or ideograph: spaces, punctuation, symbols, emoji.
 _FILLER_RE = re.compile(r"[\W_]+")
 
@@ -144,13 +146,14 @@ def compact(normalized: Normalized) -> Normalized:
     """Letters, digits and ideographs only, lower-cased: the form words are matched in.
 
     Removing every space, symbol and emoji defeats 第 一, 第*一, 最.佳 and 最🔥佳, which
-    people write precisely so that a plain substring search misses them.
+    people write precisely so that a plain substring search misses them; look-alike
+    characters (蕞, 壹) are read as the word they stand for.
     """
     stripped = _substitute(normalized, _FILLER_RE, lambda _: "")
     lowered = stripped.text.lower()
     if len(lowered) != len(stripped.text):  # a few letters lower-case to two characters
         lowered = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in stripped.text)
-    return Normalized(lowered, stripped.origin)
+    return Normalized(lowered.translate(_LOOKALIKES), stripped.origin)
 
 
 def _to_simplified(text: str) -> Normalized:

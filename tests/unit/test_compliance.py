@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lexicons import DIRECTORY as LEXICONS
 from monitor.settings import ConfigError
 from monitor.text.compliance import (
     ComplianceChecker,
@@ -303,6 +304,15 @@ PATTERNS_BOTH_WAYS = [
     ("contact_on_profile", "warn", "vx在主页，速来", "菜单在主页第二张图"),
     ("add_wecom", "warn", "加官方企业微信领券", "我们用企业微信给员工排班"),
     ("phone_in_words", "warn", "订购请拨幺五九二二三三四四五五", "订购请点击商品页下单"),
+    # what heldout5 found missing, each both ways
+    ("chart_place", "warn", "入选热销榜前三的零食", "热销榜每周一更新"),
+    ("growth_figure", "warn", "销量同比增长300%", "第一季度销售额同比增长12%，感谢大家支持"),
+    ("queue_time", "warn", "门店日均排队2小时", "排队时请保持一米距离"),
+    ("pharmacist_at_home", "block", "药剂师小王：这款感冒药我自己家也常备", "药剂师会在取药时说明用法"),
+    ("price_rise_soon", "warn", "今天不下单，明天起涨价十倍", "明天起营业时间调整为十点"),
+    ("patient_says", "block", "肾病老患者亲口说：这个茶我喝了十年", "患者就诊请携带身份证"),
+    ("dialled_number", "warn", "拨打0755-12345678订货更优惠", "快递单号0755123456789请查收"),
+    ("leave_your_number", "warn", "下单备注你的手机号，客服加你送礼", "收货地址和手机号请核对无误"),
 ]
 
 
@@ -446,6 +456,17 @@ CONTEXT_ROWS = [
     ("recruitment", "block", "医生推荐的奶粉", "诚聘口腔科医生两名"),
     ("exemption:own_range", "block", "全国唯一的手工面馆", "这是本店唯一一款辣味饮品"),
     ("factual_quantity", "block", "最早的智能手表品牌", "最早可在下单后次日送达"),
+    # descriptions heldout5 found flagged, each both ways
+    ("tiered_price", "warn", "原价199，今天只要99", "第二杯半价，第一杯按原价计算"),
+    ("longer_number", "block", "销量第1的空气炸锅", "本店开业于2012年，今年是第12个年头"),
+    ("unique_identifier", "block", "全国唯一的手工面馆", "每个账号有唯一邀请码，可邀请好友注册"),
+    ("exemption:own_range", "block", "行业唯一含玻色因的面霜", "这是套装里唯一含酒精的一瓶，敏感肌请注意"),
+    ("exemption:fact", "warn", "最新潮的书包", "这是今年最新的款式，库存充足"),
+    ("factual_span", "warn", "最时髦的窗帘", "这款窗帘最宽可做到4米"),
+    ("plain_language", "warn", "冠军品质的跑鞋", "冠军杯决赛直播，来本店大屏一起看球"),
+    ("health_education", "block", "医生都推荐的洗发水", "儿科医生常说：宝宝发烧超过38.5℃要及时就医"),
+    ("health_food_function", "warn", "喝了能增强免疫力的果汁",
+     "保健食品：增强免疫力（经动物实验评价），本品不能代替药物"),
 ]
 
 
@@ -538,6 +559,11 @@ def test_evasions_are_found_at_their_place_in_the_original(
         ("最🔥佳口感", "最🔥佳"),
         ("第*一品牌", "第*一品牌"),
         ("保本保息，稳赚不赔", "保本保息"),
+        ("蕞好用的眼霜", "蕞好"),
+        ("国内净水器排名第壹", "排名第壹"),
+        ("新手理财，bao本bao息", "bao本"),
+        ("跟着导师操作，稳zhuan不亏", "稳zhuan不亏"),
+        ("桃木剑挂件，辟 xie 护身", "辟 xie"),
     ],
 )
 def test_violations_are_found_at_their_place_in_the_original(
@@ -547,6 +573,29 @@ def test_violations_are_found_at_their_place_in_the_original(
     assert verdict.blocked
     first = verdict.hits[0]
     assert copy[first.start : first.end] == flagged == first.text
+
+
+@pytest.mark.parametrize("copy", ["Kate效果图见详情页", "Audi车主专享保养套餐", "Apple bank"])
+def test_a_word_in_pinyin_counts_only_as_a_whole_word(rules: ComplianceChecker, copy: str) -> None:
+    """特效 spelled te效 is an evasion; the te of Kate is not (pinyin inside a longer word)."""
+    assert rules.check(copy).result == "pass", rules.check(copy).as_dict()
+
+
+def test_the_lexicon_names_each_term_rule_and_pattern_once() -> None:
+    """YAML keeps the last of two equal keys without a word: a second `phone_number`
+    pattern once replaced the first, and the phone numbers it caught went unseen."""
+
+    def no_repeats(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[object, object]:
+        keys = [loader.construct_object(key) for key, _ in node.value]
+        repeated = {key for key in keys if keys.count(key) > 1}
+        assert not repeated, f"adlaw.yaml line {node.start_mark.line + 1}: {repeated}"
+        return loader.construct_mapping(node)
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, no_repeats)
+    yaml.load((LEXICONS / "adlaw.yaml").read_text(encoding="utf-8"), Loader=Loader)
 
 
 def test_a_longer_term_wins_over_the_term_inside_it(checker: ComplianceChecker) -> None:
@@ -608,7 +657,7 @@ def _reference(checker: ComplianceChecker, text: str) -> list[tuple[int, int, st
     matchable = compact(normalize(text))
     found: list[tuple[int, int, str]] = []
     exempt: list[tuple[int, int]] = []
-    for last, (length, term, exemption, _) in checker._automaton.iter(matchable.text):
+    for last, (length, term, exemption, *_) in checker._automaton.iter(matchable.text):
         span = (last + 1 - length, last + 1)
         if exemption is not None:
             exempt.append(span)
