@@ -47,9 +47,11 @@ PARTS = {
     "heldout3": DATA / "adcopy_heldout3.tsv",
     "heldout4": DATA / "adcopy_heldout4.tsv",
     "heldout5": DATA / "adcopy_heldout5.tsv",
+    "heldout6": DATA / "adcopy_heldout6.tsv",
+    "heldout7": DATA / "adcopy_heldout7.tsv",
 }
-TUNING = ("tune", "fresh", "heldout2", "heldout3", "heldout4")  # tuned on: `all`
-HELD_BACK = "heldout5"
+TUNING = ("tune", "fresh", "heldout2", "heldout3", "heldout4", "heldout5")  # tuned on: `all`
+HELD_BACK = "heldout7"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,8 @@ class Line:
 
 
 def default_part() -> str:
-    """The held-back part when its file exists, else the last one held back (heldout4)."""
-    return HELD_BACK if PARTS[HELD_BACK].exists() else "heldout4"
+    """The held-back part when its file exists, else the last part tuned on."""
+    return HELD_BACK if PARTS[HELD_BACK].exists() else TUNING[-1]
 
 
 def labelled_lines(parts: tuple[str, ...]) -> list[Line]:
@@ -154,11 +156,10 @@ def _repeat(checker: ComplianceChecker, copy: str, rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     held_back = default_part()
-    parser.add_argument("--part", choices=(HELD_BACK, *TUNING, "all"), default=held_back,
-                        help=f"{HELD_BACK}: the held-back set ({PARTS[HELD_BACK].name}; the "
-                        "default while it exists, else heldout4); tune, fresh, heldout2, "
-                        "heldout3, heldout4: adcopy.tsv, adcopy_fresh.tsv, adcopy_heldout2-4.tsv; "
-                        "all: those five, the parts tuned on")  # fmt: skip
+    files = "; ".join(f"{part}: {path.name}" for part, path in PARTS.items())
+    parser.add_argument("--part", choices=(*PARTS, "all"), default=held_back,
+                        help=f"{HELD_BACK} is held back (the default while its file exists); "
+                        f"all: {', '.join(TUNING)}, the parts tuned on. {files}")  # fmt: skip
     parser.add_argument("--errors", action="store_true", help="list the lines judged wrongly")
     args = parser.parse_args()
     parts = TUNING if args.part == "all" else (args.part,)
@@ -167,9 +168,9 @@ def main() -> None:
         parser.error(f"no labelled file for --part {args.part}: {', '.join(missing)}")
     checker = default_checker(exempt_names=["第一坊"])
     chosen = labelled_lines(parts)
-    print(f"measured on: {args.part} ({len(chosen)} lines"
-          f"{', held back' if args.part == HELD_BACK else ', tuned on'})")  # fmt: skip
-    if args.errors and args.part == HELD_BACK:
+    held = ", held back" if args.part not in (*TUNING, "all") else ", tuned on"
+    print(f"measured on: {args.part} ({len(chosen)} lines{held})")
+    if args.errors and held == ", held back":
         print("note: the errors of the held-back set are listed; tuning on them spends it")
     report(checker, chosen, args.errors)
     speed(checker, labelled_lines(TUNING))
