@@ -50,7 +50,7 @@ PARTS = {
     "heldout6": DATA / "adcopy_heldout6.tsv",
     "heldout7": DATA / "adcopy_heldout7.tsv",
 }
-TUNING = ("tune", "fresh", "heldout2", "heldout3", "heldout4", "heldout5")  # tuned on: `all`
+TUNING = ("tune", "fresh", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")  # tuned on
 HELD_BACK = "heldout7"
 
 

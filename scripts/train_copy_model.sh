@@ -5,4 +5,4 @@
 source "$(dirname "$0")/bootstrap.sh"
 .venv/bin/python -m monitor.text.copymodel bench/data/adcopy.tsv bench/data/adcopy_fresh.tsv \
   bench/data/adcopy_heldout2.tsv bench/data/adcopy_heldout3.tsv bench/data/adcopy_heldout4.tsv \
-  bench/data/adcopy_heldout5.tsv
+  bench/data/adcopy_heldout5.tsv bench/data/adcopy_heldout6.tsv

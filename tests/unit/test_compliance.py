@@ -313,6 +313,12 @@ PATTERNS_BOTH_WAYS = [
     ("patient_says", "block", "肾病老患者亲口说：这个茶我喝了十年", "患者就诊请携带身份证"),
     ("dialled_number", "warn", "拨打0755-12345678订货更优惠", "快递单号0755123456789请查收"),
     ("leave_your_number", "warn", "下单备注你的手机号，客服加你送礼", "收货地址和手机号请核对无误"),
+    # what heldout6 found missing, each both ways
+    ("served_count", "warn", "开业三年，服务学员20000+", "服务学员请提前一天预约"),
+    ("daily_crowd", "warn", "每天有2万人在搜这款包", "每天有专人在门店值班"),
+    ("qq_in_words", "warn", "企鹅：二八七五三三一零", "企鹅玩偶一只，高三十厘米"),
+    ("test_score", "block", "雅思保6.5，不到分免费重读", "雅思6.5分需要多少词汇量"),
+    ("counter_price", "warn", "专柜价2980，直播间只要29.9", "专柜与直播间同价，都是299"),
 ]
 
 
@@ -465,6 +471,15 @@ CONTEXT_ROWS = [
     ("factual_span", "warn", "最时髦的窗帘", "这款窗帘最宽可做到4米"),
     ("plain_language", "warn", "冠军品质的跑鞋", "冠军杯决赛直播，来本店大屏一起看球"),
     ("health_education", "block", "医生都推荐的洗发水", "儿科医生常说：发烧超过38.5℃要就医"),
+    # descriptions heldout6 found flagged, each both ways
+    ("numbered_list", "block", "销量No.1的粉底液", "粉底液色号：No.1象牙白，No.2自然色"),
+    ("custom_made", "block", "独一无二的降噪技术", "定制刻字，送TA一份独一无二的礼物"),
+    ("history_fact", "block", "最早的智能手表品牌", "最早一批预订用户将于5月10日发货"),
+    ("exemption:fact", "block", "碾压同级的性能", "石碾碾压，古法压榨花生油"),
+    ("heritage", "block", "开光貔貅手串", "汉代玉辟邪，现藏于南京博物院，今天一起云看展"),
+    ("negated", "warn", "医生同款洗发水", "我不是医生，只能说多穿一点"),
+    ("negated_nearby", "block", "包治百病的神药", "别指望哪款产品能包治百病"),
+    ("timer_feature", "warn", "倒计时3小时，手慢无", "新年倒计时派对，12月31日晚10点见"),
     (
         "health_food_function",
         "warn",
