@@ -23,7 +23,7 @@ import bisect
 import dataclasses
 import heapq
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -48,6 +48,10 @@ CHARACTER_CLASS = re.compile(r"(?<!\\)\[\^?\]?(?:\\.|[^\]\\])*\]")  # [+➕] rep
 SENTENCE = re.compile(r"[^。\n]+")
 MODEL = "model"  # the rule name, and the term, of a hit the model made
 MODEL_MIN_LETTERS = 4  # a shorter sentence (好吃, 包邮) is too little for the model to read
+# A longer sentence is not read to overrule a listed word: clean text padded around a claim
+# would dilute the model's reading of it, and the rules' word stands.
+OVERRULE_MAX_LETTERS = 120
+JUDGED_TOGETHER = 2048  # sentences scored in one numpy pass: bounds its memory on huge copy
 MODEL_SUGGESTION = "人工核对这一句：确有此类宣称的，改为可证实的具体描述或删除；如实描述的可忽略"
 # Compaction joins clauses; words next to a term across one of these are not its context.
 CLAUSE_BREAK = re.compile(r"[，。！？；：,.!?;:\n、…|/（）()【】\[\]「」『』《》<>\"“”]")
@@ -374,9 +378,17 @@ class ComplianceChecker:
         flagged: list[int] = []  # where each hit starts, in the compacted text
         blocked = False
         first_rule = decider.first
+        reader = None
+        if self._model is not None:
+            reader = _Reader(text, matchable, self._model, self._model_terms)
         for start, end, term in found.kept:
             ruled = first_rule(start, end, term)
             then = term.severity if ruled is None else ruled.rule.then
+            if then is not Severity.PASS and ruled is None and reader is not None:
+                overruled = reader.overrules(start, term)
+                if overruled and term.term not in self._pattern_why:
+                    let_through.append(((start, end), term, MODEL, overruled))
+                    continue
             if then is Severity.PASS:
                 if ruled is not None:
                     let_through.append(((start, end), term, ruled.rule.name, ruled.rule.why))
@@ -389,7 +401,7 @@ class ComplianceChecker:
                 listed = self._pattern_why.get(term.term, _LISTED_WHY)
                 hits.append(_hit(text, matchable, (start, end), entry, ruled, listed))
         decided = sorted([*flagged, *(span[0] for span, *_ in let_through)])
-        modelled = self._model_hits(text, matchable, decided)
+        modelled = [] if reader is None else self._model_hits(reader, decided)
         if modelled:
             hits = list(heapq.merge(hits, modelled, key=lambda hit: hit.start))[:room]
         let_through.sort(key=lambda item: item[0][0])  # two sorted runs: a linear merge
@@ -397,30 +409,22 @@ class ComplianceChecker:
         hits_total = len(flagged) + len(modelled)
         return Verdict(tuple(hits), hits_total, blocked, passed, len(let_through))
 
-    def _model_hits(self, source: str, matchable: Normalized, decided: list[int]) -> list[Hit]:
+    def _model_hits(self, reader: _Reader, decided: list[int]) -> list[Hit]:
         """The sentences the rules said nothing of, neither a hit nor a pass, that the
         model finds like violating copy: one warning each, with the n-grams that weighed
         most. Where a rule passed a term as a description, that decision stands."""
-        if self._model is None:
-            return []
         hits = []
-        origin = matchable.origin
-        judged_before: dict[str, Judgement] = {}  # copy repeats itself, and so can an attack
-        for sentence in SENTENCE.finditer(source):
-            start = bisect.bisect_left(origin, sentence.start())
-            end = bisect.bisect_left(origin, sentence.end())
+        for start, end in reader.sentences:
             ruled = bisect.bisect_left(decided, start)
             if end - start < MODEL_MIN_LETTERS or (ruled < len(decided) and decided[ruled] < end):
                 continue
-            letters = matchable.text[start:end]
-            judged = judged_before.get(letters) or self._model.judge(letters, self._model_terms)
-            judged_before[letters] = judged
+            judged = reader.judged(start, end)
             entry = self._model_terms.get(judged.category)
-            if judged.probability >= self._model.threshold and entry is not None:
-                first, last = matchable.source_span(start, end)
+            if judged.probability >= reader.model.threshold and entry is not None:
+                first, last = reader.matchable.source_span(start, end)
                 why = (f"未命中词表与规则，但读来像违规文案（模型概率 {judged.probability:.2f}），"
                        f"依据：{'、'.join(judged.evidence)}；请人工核对")  # fmt: skip
-                said = source[first:last]
+                said = reader.source[first:last]
                 hits.append(Hit(said, first, last, said, entry, MODEL, why))
         return hits
 
@@ -450,6 +454,52 @@ class ComplianceChecker:
                     found.append((start, end, entry))
         found.sort(key=lambda item: item[1])
         return found
+
+
+class _Reader:
+    """The model's reading of one copy: its sentences, as spans of the compacted text,
+    judged together the first time one is asked for, each distinct one once (copy repeats
+    itself, and so can an attack)."""
+
+    def __init__(
+        self, source: str, matchable: Normalized, model: CopyModel, among: Collection[str]
+    ) -> None:
+        self.source, self.matchable, self.model, self._among = source, matchable, model, among
+        origin = matchable.origin
+        self.sentences = [
+            (bisect.bisect_left(origin, found.start()), bisect.bisect_left(origin, found.end()))
+            for found in SENTENCE.finditer(source)
+        ]
+        self._starts = [start for start, _ in self.sentences]
+        self._judged: dict[str, Judgement] = {}
+
+    def judged(self, start: int, end: int) -> Judgement:
+        if not self._judged:
+            self._judge_all()
+        return self._judged[self.matchable.text[start:end]]
+
+    def _judge_all(self) -> None:
+        text = self.matchable.text
+        distinct = list(dict.fromkeys(text[start:end] for start, end in self.sentences))
+        for first in range(0, len(distinct), JUDGED_TOGETHER):
+            batch = distinct[first : first + JUDGED_TOGETHER]
+            judged = self.model.judge_all(batch, self._among)
+            self._judged.update(zip(batch, judged, strict=True))
+
+    def overrules(self, at: int, term: Term) -> str:
+        """Why a listed word at `at` is a description here, or "" if the model does not
+        find its sentence clean enough to say so (or the sentence is too long to read)."""
+        index = bisect.bisect_right(self._starts, at) - 1
+        if index < 0:
+            return ""
+        start, end = self.sentences[index]
+        if not start <= at < end or end - start > OVERRULE_MAX_LETTERS:
+            return ""
+        judged = self.judged(start, end)
+        if judged.probability >= self.model.overrule:
+            return ""
+        return (f"词表中的“{term.term}”在这句里读来是如实描述（模型判断违规概率 "
+                f"{judged.probability:.2f}，依据：{'、'.join(judged.against)}）")  # fmt: skip
 
 
 def _clause_lines(source: str, matchable: Normalized) -> tuple[str, list[int]]:

@@ -1,19 +1,25 @@
-"""A learned second opinion on ad copy: a sentence that no rule flags, but that reads like
-the violating lines of the labelled copy in `bench/data`, is flagged for a person to look at.
+"""A learned second opinion on ad copy, both ways: a sentence that no rule flags but that
+reads like the violating lines of the labelled copy in `bench/data` is flagged for a person
+to look at; a word the term list flags on its own (no context rule decided it) in a
+sentence that reads like the clean lines is let through, saying so.
 
 The rules reach as far as the phrasings their author foresaw; each held-back set written by
-another hand showed claims phrased another way (保证30天流利对话, 文昌塔摆书桌运势旺). The
-character 1-3-grams of those lines, weighted by a logistic regression, carry over better:
-the rules as they stood before heldout4 caught 0.860 of its violations at 0.057 false
-alarms, and with this model (trained without heldout4) beside them 0.932 at 0.057. One
-class per lexicon category: a hit names the category the sentence resembles, and a channel
-that switched a category off gets no hits of it from the model either.
+another hand showed claims phrased another way (保证30天流利对话, 文昌塔摆书桌运势旺), and
+listed words used plainly (中国第一颗人造卫星, 二手房满五唯一). The character 1-3-grams of
+those lines, weighted by a logistic regression, carry over better. One class per lexicon
+category: a hit names the category the sentence resembles, and a channel that switched a
+category off gets no hits of it from the model either.
+
+The thresholds were chosen leaving each of the three training sets out in turn (the rules
+never tuned on them; `train` trains on the rest): the rules alone caught 0.794 of those
+violations at 0.111 false alarms; flagging from 0.8 and letting a listed word through
+under 0.3, 0.951 at 0.049. A sentence of more than 120 letters is never read to let a word
+through, so clean text padded around a claim does not dilute it.
 
 Scoring is a sum of per-n-gram weights over the compacted text: each n-gram present counts
 once, by its idf, l2-normalised (scikit-learn's TfidfVectorizer with binary tf), so it
 needs no scikit-learn; training does (the `train` extra): `scripts/train_copy_model.sh`.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -51,12 +57,23 @@ def grams(compacted: str) -> set[str]:
 class Judgement:
     probability: float  # that the sentence breaks a rule of the categories judged
     category: str  # the lexicon category it most resembles
-    evidence: list[str]  # the n-grams that pushed most towards that category
+    pushes: np.ndarray  # how far each n-gram found pushed towards `category`, from clean
+    grams: Sequence[str]  # the n-gram of each push
+
+    @property
+    def evidence(self) -> list[str]:
+        """The n-grams that pushed most towards the category: why it reads as violating."""
+        return _strongest(self.pushes, self.grams)
+
+    @property
+    def against(self) -> list[str]:
+        """The n-grams that pushed most towards clean: why it reads as a description."""
+        return _strongest(-self.pushes, self.grams)
 
 
 class CopyModel:
     """A logistic regression over n-grams, one class per lexicon category and `clean`.
-    Scored with numpy: ten classes a gram, in one product per sentence."""
+    Scored with numpy, the sentences of one copy together: a product per n-gram found."""
 
     def __init__(
         self,
@@ -64,42 +81,60 @@ class CopyModel:
         weights: dict[str, list[float]],  # n-gram: [idf, coefficient of each class]
         intercepts: list[float],
         threshold: float,  # the probability from which a sentence is flagged
+        overrule: float,  # under which a sentence's listed words are read as description
     ) -> None:
         self.classes = classes
         self.weights = weights
         self.intercepts = intercepts
         self.threshold = threshold
+        self.overrule = overrule
         self._rows = {gram: row for row, gram in enumerate(weights)}
         table = np.array(list(weights.values()), dtype=np.float64).reshape(len(weights), -1)
         self._idf, self._coefficients = table[:, 0], table[:, 1:]
+        self._intercepts = np.array(intercepts, dtype=np.float64)
         self._clean = classes.index(CLEAN)
 
     def judge(self, compacted: str, among: Collection[str] | None = None) -> Judgement:
         """How one sentence (`letters` of it) reads: how likely it is to break a rule of
         the categories `among` (all by default: a channel may switch some off), and which
         of them it reads most like."""
-        found = sorted((self._rows[gram], gram) for gram in grams(compacted) if gram in self._rows)
-        rows = np.array([row for row, _ in found], dtype=np.int64)
-        values = self._idf[rows]
-        values = values / (float(np.linalg.norm(values)) or 1.0)
-        coefficients = self._coefficients[rows]
-        scores = np.array(self.intercepts) + values @ coefficients
-        chances = np.exp(scores - scores.max())
-        chances /= chances.sum()
+        return self.judge_all([compacted], among)[0]
+
+    def judge_all(
+        self, sentences: Sequence[str], among: Collection[str] | None = None
+    ) -> list[Judgement]:
+        """`judge` of each sentence, in one pass of numpy over all their n-grams: copy
+        has many short sentences, and numpy's cost per call outweighs a short one's."""
         kept = [c for c, name in enumerate(self.classes)
                 if name != CLEAN and (among is None or name in among)]  # fmt: skip
-        if not kept:
-            return Judgement(0.0, CLEAN, [])
-        best = max(kept, key=lambda c: scores[c])
-        pushes = values * (coefficients[:, best] - coefficients[:, self._clean])
-        towards = sorted((-push, gram) for push, (_, gram) in zip(pushes, found, strict=True)
-                         if push > 0 and len(gram) > 1)  # fmt: skip
-        probability = float(chances[kept].sum())
-        return Judgement(probability, self.classes[best], [gram for _, gram in towards[:EVIDENCE]])
+        if not kept or not sentences:
+            return [Judgement(0.0, CLEAN, np.zeros(0), []) for _ in sentences]
+        known = self._rows
+        found = [[gram for gram in grams(sentence) if gram in known] for sentence in sentences]
+        sizes = np.array([len(each) for each in found], dtype=np.int64)
+        owner = np.repeat(np.arange(len(sentences)), sizes)  # the sentence of each n-gram
+        rows = np.fromiter((known[gram] for each in found for gram in each), dtype=np.int64,
+                           count=int(sizes.sum()))  # fmt: skip
+        values = self._idf[rows]
+        norms = np.sqrt(np.bincount(owner, weights=values * values, minlength=len(sentences)))
+        values /= np.where(norms > 0, norms, 1.0)[owner]
+        coefficients = self._coefficients[rows]
+        scores = np.tile(self._intercepts, (len(sentences), 1))
+        np.add.at(scores, owner, values[:, None] * coefficients)
+        chances = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probabilities = chances[:, kept].sum(axis=1) / chances.sum(axis=1)
+        best = np.array(kept)[np.argmax(scores[:, kept], axis=1)]
+        pushes = values * (coefficients[np.arange(len(rows)), best[owner]]
+                           - coefficients[:, self._clean])  # fmt: skip
+        ends = np.cumsum(sizes)
+        return [Judgement(float(probabilities[n]), self.classes[best[n]],
+                          pushes[ends[n] - sizes[n] : ends[n]], found[n])
+                for n in range(len(sentences))]  # fmt: skip
 
     def save(self, path: Path) -> None:
         document = {"classes": self.classes, "intercepts": self.intercepts,
-                    "threshold": self.threshold, "weights": self.weights}  # fmt: skip
+                    "threshold": self.threshold, "overrule": self.overrule,
+                    "weights": self.weights}  # fmt: skip
         with gzip.open(path, "wt", encoding="utf-8") as out:
             json.dump(document, out, ensure_ascii=False, separators=(",", ":"))
 
@@ -108,17 +143,25 @@ class CopyModel:
         with gzip.open(path, "rt", encoding="utf-8") as source:
             document = json.load(source)
         return cls(document["classes"], document["weights"], document["intercepts"],
-                   float(document["threshold"]))  # fmt: skip
+                   float(document["threshold"]), float(document["overrule"]))  # fmt: skip
+
+
+def _strongest(pushes: np.ndarray, found: Sequence[str]) -> list[str]:
+    """The n-grams (of two letters or more) with the largest positive pushes."""
+    ranked = sorted((-push, gram) for push, gram in zip(pushes, found, strict=True)
+                    if push > 0 and len(gram) > 1)  # fmt: skip
+    return [gram for _, gram in ranked[:EVIDENCE]]
 
 
 def train(
     lines: Sequence[tuple[str, str]],
-    threshold: float = 0.9,
-    regularisation: float = 10.0,
+    threshold: float = 0.8,
+    overrule: float = 0.3,
+    regularisation: float = 30.0,
     min_lines: int = 2,
 ) -> CopyModel:
-    """A model of (text, lexicon category or `clean`) lines. The threshold and C were
-    chosen on heldout4 with the model trained on the other parts (the module's notes)."""
+    """A model of (text, lexicon category or `clean`) lines. The thresholds and C were
+    chosen leaving each training set out in turn (the module's notes)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -135,7 +178,8 @@ def train(
         for gram, column in vectorizer.vocabulary_.items()
     }  # fmt: skip
     intercepts = [float(value) for value in classifier.intercept_]
-    return CopyModel([str(name) for name in classifier.classes_], weights, intercepts, threshold)
+    classes = [str(name) for name in classifier.classes_]
+    return CopyModel(classes, weights, intercepts, threshold, overrule)
 
 
 def read_labelled(path: Path) -> list[tuple[str, str, str]]:

@@ -754,8 +754,8 @@ def test_a_sales_or_popularity_figure_warns_and_says_it_needs_a_source(
         "第一季度销售额同比增长12%",
     ],
 )
-def test_a_count_that_states_a_shop_fact_passes(checker: ComplianceChecker, copy: str) -> None:
-    assert checker.check(copy).result == "pass", checker.check(copy).as_dict()
+def test_a_count_that_states_a_shop_fact_passes(rules: ComplianceChecker, copy: str) -> None:
+    assert rules.check(copy).result == "pass", rules.check(copy).as_dict()
 
 
 def test_a_figure_with_a_ranking_still_blocks(checker: ComplianceChecker) -> None:

@@ -10,7 +10,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from bench.compliance import HELD_BACK, PARTS, TUNING
-from monitor.text.compliance import MODEL, ComplianceChecker, default_checker
+from monitor.text.compliance import (
+    MODEL,
+    ComplianceChecker,
+    default_checker,
+    load_patterns,
+    load_terms,
+)
 from monitor.text.copymodel import CopyModel, grams, letters, read_labelled, train
 
 LINES = [
@@ -23,7 +29,7 @@ LINES = [
 
 
 def test_the_scorer_computes_what_scikit_learn_trained(tmp_path: Path) -> None:
-    model = train(LINES, min_lines=1)
+    model = train(LINES, min_lines=1, regularisation=10.0)
     model.save(tmp_path / "model.json.gz")
     loaded = CopyModel.load(tmp_path / "model.json.gz")
     vectorizer = TfidfVectorizer(analyzer=lambda t: sorted(grams(letters(t))), binary=True)
@@ -84,3 +90,34 @@ def test_the_packaged_model_is_trained_on_the_tuning_parts_only() -> None:
     assert named == {PARTS[part].name for part in TUNING}
     assert PARTS[HELD_BACK].name not in script  # the held-back set stays a measure
     assert all(read_labelled(PARTS[part]) for part in TUNING)
+
+
+def test_the_model_reads_a_listed_word_in_a_factual_sentence_as_description(
+    full: ComplianceChecker,
+) -> None:
+    copy = "中国第一颗人造卫星东方红一号发射于1970年，科技馆五楼有模型展"
+    assert default_checker(model=False).check(copy).blocked  # the word list alone: 中国第一
+    verdict = full.check(copy)
+    assert verdict.result == "pass", verdict.as_dict()
+    (passed,) = verdict.passed
+    assert (passed.text, passed.rule) == ("中国第一", MODEL)
+    assert "如实描述" in passed.why and "概率" in passed.why
+
+
+def test_a_long_sentence_keeps_the_word_list_s_decision(full: ComplianceChecker) -> None:
+    """Clean text padded around a word would dilute the model's reading: past 120 letters
+    in one sentence, the model does not overrule the list."""
+    copy = "中国第一颗人造卫星东方红一号发射于1970年，科技馆五楼有模型展" + "，馆内还有展品" * 20
+    assert full.check(copy).blocked
+
+
+def test_only_the_word_list_s_own_decisions_are_overruled() -> None:
+    """A model that finds every sentence clean (overrule above any probability) passes
+    the listed words, but not a pattern's find nor a context rule's decision."""
+    lenient = train(LINES, min_lines=1, overrule=1.01)
+    terms, exemptions, rules = load_terms()
+    checker = ComplianceChecker(terms, exemptions, rules, patterns=load_patterns(), model=lenient)
+    listed = checker.check("最佳拍档")
+    assert listed.result == "pass" and [item.rule for item in listed.passed] == [MODEL]
+    assert checker.check("没有比这更舒服的乳胶床垫了").blocked  # pattern:no_better
+    assert checker.check("销量最多的一款").blocked  # ranking_scope raised 最多
