@@ -20,6 +20,7 @@ Scoring is a sum of per-n-gram weights over the compacted text: each n-gram pres
 once, by its idf, l2-normalised (scikit-learn's TfidfVectorizer with binary tf), so it
 needs no scikit-learn; training does (the `train` extra): `scripts/train_copy_model.sh`.
 """
+
 from __future__ import annotations
 
 import argparse
