@@ -64,7 +64,7 @@ from monitor.stream.ingest import (
     produce_comments,
     time_shifter,
 )
-from monitor.text.compliance import LISTED, Verdict, default_checker
+from monitor.text.compliance import LISTED, MODEL, Verdict, default_checker
 from monitor.text.sentiment import BayesModel, Label, Scorer, as_dicts, save_model
 from monitor.text.training import (
     Example,
@@ -267,17 +267,19 @@ def _read_copy(source: str, encoding: str) -> str:
 
 
 def _print_verdict(copy: str, verdict: Verdict) -> None:
+    for item in verdict.passed:  # the model read a listed word as description: say so
+        if item.rule == MODEL:
+            out.print(f"[green]PASS[/green] {_place(copy, item.start)} [bold]{escape(item.text)}"
+                      f"[/bold]\n    理由: {escape(item.why)}")  # fmt: skip
     if not verdict.hits:
         out.print("[green]clean[/green]: no listed terms found")
         return
     for hit in verdict.hits:
-        line = copy.count("\n", 0, hit.start) + 1
-        column = hit.start - (copy.rfind("\n", 0, hit.start) + 1) + 1
         entry = hit.entry
         colour = "red" if entry.severity == "block" else "yellow"
         before, _, after = hit.context.partition(hit.text)
         out.print(
-            f"[{colour}]{entry.severity.upper()}[/{colour}] {line}:{column} "
+            f"[{colour}]{entry.severity.upper()}[/{colour}] {_place(copy, hit.start)} "
             f"[bold]{escape(hit.text)}[/bold] ({escape(entry.category_name)})"
         )
         context = f"{escape(before)}[reverse]{escape(hit.text)}[/reverse]{escape(after)}"
@@ -288,6 +290,13 @@ def _print_verdict(copy: str, verdict: Verdict) -> None:
         out.print(f"    建议: {escape(entry.suggestion)}")
     blocking = sum(hit.entry.severity == "block" for hit in verdict.hits)
     out.print(f"{len(verdict.hits)} finding(s), {blocking} blocking")
+
+
+def _place(copy: str, start: int) -> str:
+    """line:column of `start`, both from 1, as editors show them."""
+    line = copy.count("\n", 0, start) + 1
+    column = start - (copy.rfind("\n", 0, start) + 1) + 1
+    return f"{line}:{column}"
 
 
 @app.command("analyze")

@@ -195,6 +195,15 @@ def test_check_text_output_shows_context_basis_and_suggestion() -> None:
     assert "建议" in stdout
 
 
+def test_check_says_which_listed_words_it_read_as_description() -> None:
+    """中国第一 is on the list; in this sentence it is history, and the copywriter sees
+    that it was let through and why, not only "clean"."""
+    copy = "第一行没问题\n中国第一颗人造卫星东方红一号发射于1970年，科技馆五楼有模型展"
+    code, stdout, _ = run("check", "-", stdin=copy)
+    assert code == 0
+    assert "PASS 2:1 中国第一" in stdout and "如实描述" in stdout, stdout
+
+
 def test_check_json_output_is_for_machines() -> None:
     code, stdout, _ = run("check", "-", "--format", "json", stdin="最.佳口感")
     assert code == 1
