@@ -319,6 +319,13 @@ PATTERNS_BOTH_WAYS = [
     ("qq_in_words", "warn", "企鹅：二八七五三三一零", "企鹅玩偶一只，高三十厘米"),
     ("test_score", "block", "雅思保6.5，不到分免费重读", "雅思6.5分需要多少词汇量"),
     ("counter_price", "warn", "专柜价2980，直播间只要29.9", "专柜与直播间同价，都是299"),
+    # what the training sets found missing, each both ways
+    ("number_one_mark", "block", "①号人气台湾烤肠", "1号线地铁口出来就到"),
+    ("only_left", "warn", "新车到店只有5台现车", "只有会员可以预约现车试驾"),
+    ("partner_count", "warn", "合作酒店超过1500家", "合作酒店名单见官网"),
+    ("saved_count", "warn", "被收藏20万次的懒人沙发", "收藏店铺可领3元券"),
+    ("saving_figure", "warn", "平均为工厂节省30%能耗", "节省空间的折叠桌"),
+    ("add_my_contact", "warn", "可以先加一下我的微信", "下单后客服会在平台内联系您"),
 ]
 
 
@@ -471,6 +478,12 @@ CONTEXT_ROWS = [
     ("factual_span", "warn", "最时髦的窗帘", "这款窗帘最宽可做到4米"),
     ("plain_language", "warn", "冠军品质的跑鞋", "冠军杯决赛直播，来本店大屏一起看球"),
     ("health_education", "block", "医生都推荐的洗发水", "儿科医生常说：发烧超过38.5℃要就医"),
+    # descriptions the training sets found flagged, each both ways
+    ("first_shop", "block", "全国首家无醛家具品牌", "品牌在杭州的首家门店今天开业啦"),
+    ("decorative_only", "block", "开光护身符，保平安", "护身符样式的钥匙扣，纯装饰，没有特殊功效"),
+    ("dated_price_end", "warn", "今晚恢复原价，抓紧", "早鸟价截至5月20日，之后恢复原价1299元"),
+    ("exemption:fact", "block", "最佳口感的咖啡", "奥斯卡最佳影片揭晓，我们整理了历年获奖片单"),
+    ("medical_disclaimer", "block", "蛋白粉能治病", "蛋白粉就是普通食品，别指望它治病"),
     # descriptions heldout6 found flagged, each both ways
     ("numbered_list", "block", "销量No.1的粉底液", "粉底液色号：No.1象牙白，No.2自然色"),
     ("custom_made", "block", "独一无二的降噪技术", "定制刻字，送TA一份独一无二的礼物"),
