@@ -368,7 +368,11 @@ class ComplianceChecker:
         matchable = compact(normal)
         found = _scan(self._automaton.iter(matchable.text), matchable.text, len(self._rules),
                       self._pattern_hits(text, normal, matchable))  # fmt: skip
-        decider = _Decider(text, matchable, self._rules_of, found.cues, self._longest_cue)
+        first_rule = _Decider(text, matchable, self._rules_of, found.cues, self._longest_cue).first
+        decisions = [
+            (start, end, term, first_rule(start, end, term)) for start, end, term in found.kept
+        ]
+        reader = self._reader(text, matchable, decisions, found.exempted)
         room = _room(limit)
         hits: list[Hit] = []
         let_through: list[tuple[Span, Term, str, str]] = [
@@ -377,16 +381,11 @@ class ComplianceChecker:
         ]
         flagged: list[int] = []  # where each hit starts, in the compacted text
         blocked = False
-        first_rule = decider.first
-        reader = None
-        if self._model is not None:
-            reader = _Reader(text, matchable, self._model, self._model_terms)
-        for start, end, term in found.kept:
-            ruled = first_rule(start, end, term)
+        for start, end, term, ruled in decisions:
             then = term.severity if ruled is None else ruled.rule.then
-            if then is not Severity.PASS and ruled is None and reader is not None:
+            if reader is not None and self._listed_only(term, ruled):
                 overruled = reader.overrules(start, term)
-                if overruled and term.term not in self._pattern_why:
+                if overruled:
                     let_through.append(((start, end), term, MODEL, overruled))
                     continue
             if then is Severity.PASS:
@@ -400,8 +399,7 @@ class ComplianceChecker:
                 entry = term if ruled is None else self._decided[(term.term, ruled.index)]
                 listed = self._pattern_why.get(term.term, _LISTED_WHY)
                 hits.append(_hit(text, matchable, (start, end), entry, ruled, listed))
-        decided = sorted([*flagged, *(span[0] for span, *_ in let_through)])
-        modelled = [] if reader is None else self._model_hits(reader, decided)
+        modelled = [] if reader is None else self._model_hits(reader)
         if modelled:
             hits = list(heapq.merge(hits, modelled, key=lambda hit: hit.start))[:room]
         let_through.sort(key=lambda item: item[0][0])  # two sorted runs: a linear merge
@@ -409,15 +407,39 @@ class ComplianceChecker:
         hits_total = len(flagged) + len(modelled)
         return Verdict(tuple(hits), hits_total, blocked, passed, len(let_through))
 
-    def _model_hits(self, reader: _Reader, decided: list[int]) -> list[Hit]:
+    def _listed_only(self, term: Term, ruled: _Compiled | None) -> bool:
+        """Whether the term list alone flags `term` here: no rule decided it, and it is a
+        listed word, not a pattern's find."""
+        return (
+            ruled is None
+            and term.severity is not Severity.PASS
+            and term.term not in self._pattern_why
+        )
+
+    def _reader(
+        self,
+        source: str,
+        matchable: Normalized,
+        decisions: list[tuple[int, int, Term, _Compiled | None]],
+        exempted: list[tuple[Span, Term, Exemption]],
+    ) -> _Reader | None:
+        """The model's reading of the sentences it will be asked about: those with a word
+        the list alone flagged, and those nothing was decided in (a term a rule let
+        through, or an exemption, is a decision)."""
+        if self._model is None:
+            return None
+        listed = [start for start, _, term, ruled in decisions if self._listed_only(term, ruled)]
+        decided = [start for start, _, term, ruled in decisions
+                   if ruled is not None or term.severity is not Severity.PASS]  # fmt: skip
+        decided = sorted(decided + [span[0] for span, *_ in exempted])
+        return _Reader(source, matchable, self._model, self._model_terms, listed, decided)
+
+    def _model_hits(self, reader: _Reader) -> list[Hit]:
         """The sentences the rules said nothing of, neither a hit nor a pass, that the
         model finds like violating copy: one warning each, with the n-grams that weighed
         most. Where a rule passed a term as a description, that decision stands."""
         hits = []
-        for start, end in reader.sentences:
-            ruled = bisect.bisect_left(decided, start)
-            if end - start < MODEL_MIN_LETTERS or (ruled < len(decided) and decided[ruled] < end):
-                continue
+        for start, end in reader.undecided:
             judged = reader.judged(start, end)
             entry = self._model_terms.get(judged.category)
             if judged.probability >= reader.model.threshold and entry is not None:
@@ -457,49 +479,68 @@ class ComplianceChecker:
 
 
 class _Reader:
-    """The model's reading of one copy: its sentences, as spans of the compacted text,
-    judged together the first time one is asked for, each distinct one once (copy repeats
-    itself, and so can an attack)."""
+    """The model's reading of one copy, as spans of its compacted text: the sentences
+    with a word the list alone flagged, which it may overrule, and those nothing was
+    decided in, which it may flag. Each distinct one is judged once (copy repeats itself,
+    and so can an attack), all of them in a few numpy passes."""
 
     def __init__(
-        self, source: str, matchable: Normalized, model: CopyModel, among: Collection[str]
+        self,
+        source: str,
+        matchable: Normalized,
+        model: CopyModel,
+        among: Collection[str],
+        listed: list[int],  # where a word the list alone flagged starts (in order)
+        decided: list[int],  # where anything was decided, sorted
     ) -> None:
-        self.source, self.matchable, self.model, self._among = source, matchable, model, among
+        self.source, self.matchable, self.model = source, matchable, model
         origin = matchable.origin
-        self.sentences = [
+        sentences = [
             (bisect.bisect_left(origin, found.start()), bisect.bisect_left(origin, found.end()))
             for found in SENTENCE.finditer(source)
         ]
-        self._starts = [start for start, _ in self.sentences]
+        self._starts = [start for start, _ in sentences]
+        self._sentences = sentences
+        self.undecided = [(start, end) for start, end in sentences
+                          if end - start >= MODEL_MIN_LETTERS
+                          and not _any_within(decided, start, end)]  # fmt: skip
+        around = (self._around(at) for at in listed)
+        overrulable = {
+            span for span in around if span and span[1] - span[0] <= OVERRULE_MAX_LETTERS
+        }
+        wanted = [*self.undecided, *sorted(overrulable)]
+        text = matchable.text
+        distinct = list(dict.fromkeys(text[start:end] for start, end in wanted))
         self._judged: dict[str, Judgement] = {}
-
-    def judged(self, start: int, end: int) -> Judgement:
-        if not self._judged:
-            self._judge_all()
-        return self._judged[self.matchable.text[start:end]]
-
-    def _judge_all(self) -> None:
-        text = self.matchable.text
-        distinct = list(dict.fromkeys(text[start:end] for start, end in self.sentences))
         for first in range(0, len(distinct), JUDGED_TOGETHER):
             batch = distinct[first : first + JUDGED_TOGETHER]
-            judged = self.model.judge_all(batch, self._among)
-            self._judged.update(zip(batch, judged, strict=True))
+            self._judged.update(zip(batch, model.judge_all(batch, among), strict=True))
+
+    def judged(self, start: int, end: int) -> Judgement:
+        return self._judged[self.matchable.text[start:end]]
 
     def overrules(self, at: int, term: Term) -> str:
         """Why a listed word at `at` is a description here, or "" if the model does not
         find its sentence clean enough to say so (or the sentence is too long to read)."""
-        index = bisect.bisect_right(self._starts, at) - 1
-        if index < 0:
-            return ""
-        start, end = self.sentences[index]
-        if not start <= at < end or end - start > OVERRULE_MAX_LETTERS:
-            return ""
-        judged = self.judged(start, end)
-        if judged.probability >= self.model.overrule:
+        around = self._around(at)
+        judged = None if around is None else self._judged.get(self.matchable.text[slice(*around)])
+        if judged is None or judged.probability >= self.model.overrule:
             return ""
         return (f"词表中的“{term.term}”在这句里读来是如实描述（模型判断违规概率 "
                 f"{judged.probability:.2f}，依据：{'、'.join(judged.against)}）")  # fmt: skip
+
+    def _around(self, at: int) -> tuple[int, int] | None:
+        """The sentence holding the letter at `at`."""
+        index = bisect.bisect_right(self._starts, at) - 1
+        if index < 0 or not self._sentences[index][0] <= at < self._sentences[index][1]:
+            return None
+        return self._sentences[index]
+
+
+def _any_within(places: list[int], start: int, end: int) -> bool:
+    """Whether a place of the sorted `places` lies in [start, end)."""
+    index = bisect.bisect_left(places, start)
+    return index < len(places) and places[index] < end
 
 
 def _clause_lines(source: str, matchable: Normalized) -> tuple[str, list[int]]:

@@ -31,6 +31,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import ahocorasick
 import numpy as np
 
 from monitor.text.normalise import compact, normalize
@@ -59,17 +60,24 @@ class Judgement:
     probability: float  # that the sentence breaks a rule of the categories judged
     category: str  # the lexicon category it most resembles
     pushes: np.ndarray  # how far each n-gram found pushed towards `category`, from clean
-    grams: Sequence[str]  # the n-gram of each push
+    rows: Sequence[int]  # where each of those n-grams stands in `vocabulary`
+    vocabulary: Sequence[str]
 
     @property
     def evidence(self) -> list[str]:
         """The n-grams that pushed most towards the category: why it reads as violating."""
-        return _strongest(self.pushes, self.grams)
+        return self._strongest(self.pushes)
 
     @property
     def against(self) -> list[str]:
         """The n-grams that pushed most towards clean: why it reads as a description."""
-        return _strongest(-self.pushes, self.grams)
+        return self._strongest(-self.pushes)
+
+    def _strongest(self, pushes: np.ndarray) -> list[str]:
+        """The n-grams of two letters or more with the largest positive pushes."""
+        named = ((-push, self.vocabulary[row]) for push, row in zip(pushes, self.rows, strict=True))
+        ranked = sorted(item for item in named if item[0] < 0 and len(item[1]) > 1)
+        return [gram for _, gram in ranked[:EVIDENCE]]
 
 
 class CopyModel:
@@ -89,7 +97,11 @@ class CopyModel:
         self.intercepts = intercepts
         self.threshold = threshold
         self.overrule = overrule
-        self._rows = {gram: row for row, gram in enumerate(weights)}
+        self._vocabulary = list(weights)
+        self._finder = ahocorasick.Automaton()  # finds the known n-grams of a sentence in C
+        for row, gram in enumerate(self._vocabulary):
+            self._finder.add_word(gram, row)
+        self._finder.make_automaton()
         table = np.array(list(weights.values()), dtype=np.float64).reshape(len(weights), -1)
         self._idf, self._coefficients = table[:, 0], table[:, 1:]
         self._intercepts = np.array(intercepts, dtype=np.float64)
@@ -109,12 +121,11 @@ class CopyModel:
         kept = [c for c, name in enumerate(self.classes)
                 if name != CLEAN and (among is None or name in among)]  # fmt: skip
         if not kept or not sentences:
-            return [Judgement(0.0, CLEAN, np.zeros(0), []) for _ in sentences]
-        known = self._rows
-        found = [[gram for gram in grams(sentence) if gram in known] for sentence in sentences]
+            return [Judgement(0.0, CLEAN, np.zeros(0), [], self._vocabulary) for _ in sentences]
+        found = [list({row for _, row in self._finder.iter(sentence)}) for sentence in sentences]
         sizes = np.array([len(each) for each in found], dtype=np.int64)
         owner = np.repeat(np.arange(len(sentences)), sizes)  # the sentence of each n-gram
-        rows = np.fromiter((known[gram] for each in found for gram in each), dtype=np.int64,
+        rows = np.fromiter((row for each in found for row in each), dtype=np.int64,
                            count=int(sizes.sum()))  # fmt: skip
         values = self._idf[rows]
         norms = np.sqrt(np.bincount(owner, weights=values * values, minlength=len(sentences)))
@@ -129,7 +140,7 @@ class CopyModel:
                            - coefficients[:, self._clean])  # fmt: skip
         ends = np.cumsum(sizes)
         return [Judgement(float(probabilities[n]), self.classes[best[n]],
-                          pushes[ends[n] - sizes[n] : ends[n]], found[n])
+                          pushes[ends[n] - sizes[n] : ends[n]], found[n], self._vocabulary)
                 for n in range(len(sentences))]  # fmt: skip
 
     def save(self, path: Path) -> None:
@@ -145,13 +156,6 @@ class CopyModel:
             document = json.load(source)
         return cls(document["classes"], document["weights"], document["intercepts"],
                    float(document["threshold"]), float(document["overrule"]))  # fmt: skip
-
-
-def _strongest(pushes: np.ndarray, found: Sequence[str]) -> list[str]:
-    """The n-grams (of two letters or more) with the largest positive pushes."""
-    ranked = sorted((-push, gram) for push, gram in zip(pushes, found, strict=True)
-                    if push > 0 and len(gram) > 1)  # fmt: skip
-    return [gram for _, gram in ranked[:EVIDENCE]]
 
 
 def train(

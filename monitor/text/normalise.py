@@ -185,19 +185,23 @@ def _one_to_one() -> dict[int, str]:
 
 
 def _nfkc_without_invisible(norm: Normalized) -> Normalized:
+    """NFKC of each character, invisible ones dropped. A post has a few hundred distinct
+    characters at most, so each is looked at once, not each place it stands."""
     text = norm.text.translate(_one_to_one())
     settled = unicodedata.is_normalized("NFKC", text.replace(_KEPT, ""))
     if settled and not _INVISIBLE_RE.search(text):
         return Normalized(text, norm.origin)
-    chars: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        if char in _INVISIBLE:
-            continue
-        replacement = char if char == _KEPT else unicodedata.normalize("NFKC", char)
-        chars.append(replacement)
-        origin.extend([norm.origin[index]] * len(replacement))
-    return Normalized("".join(chars), origin)
+    changes = {
+        char: "" if char in _INVISIBLE else unicodedata.normalize("NFKC", char)
+        for char in set(text)
+        if char in _INVISIBLE or (char != _KEPT and not unicodedata.is_normalized("NFKC", char))
+    }
+    text = text.translate({ord(char): new for char, new in changes.items() if len(new) == 1})
+    resized = [re.escape(char) for char, new in changes.items() if len(new) != 1]
+    if not resized:
+        return Normalized(text, norm.origin)
+    pattern = re.compile("|".join(resized))
+    return _substitute(Normalized(text, norm.origin), pattern, lambda found: changes[found.group()])
 
 
 def _substitute(
