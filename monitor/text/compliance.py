@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import heapq
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -577,17 +578,23 @@ def default_checker(
     and the shipped model beside it (without `model`, the rules alone).
 
     Only categories marked optional (platform rules, not the law) may be switched off.
+    A checker is built once for each such choice (half a second) and shared: checking
+    changes nothing in it.
     """
-    terms, exemptions, rules = load_terms()
     refused = set(off_categories) - optional_categories()
     if refused:
         raise ConfigError(
             f"compliance.off_categories: only platform-rule categories can be switched off "
             f"({', '.join(sorted(optional_categories()))}), not {', '.join(sorted(refused))}"
         )
+    return _built(tuple(exempt_names), tuple(sorted(set(off_categories))), model)
+
+
+@functools.lru_cache(maxsize=8)
+def _built(exempt_names: tuple[str, ...], off: tuple[str, ...], model: bool) -> ComplianceChecker:
+    terms, exemptions, rules = load_terms()
     names = [Exemption(name) for name in exempt_names]
-    return ComplianceChecker(terms, [*exemptions, *names], rules, off_categories,
-                             patterns=load_patterns(),
+    return ComplianceChecker(terms, [*exemptions, *names], rules, off, patterns=load_patterns(),
                              model=CopyModel.load() if model else None)  # fmt: skip
 
 
