@@ -121,6 +121,9 @@ def report(checker: ComplianceChecker, lines: list[Line], errors: bool) -> None:
         f"{sum(line.expected == 'warn' for line, _ in violating)} that need only a fact check "
         "are blocked (they should warn)"
     )
+    hard = sum(v.blocked for _, v in clean)
+    print(f"clean lines blocked: {hard} of {len(clean)} ({_ratio(hard, len(clean))}); "
+          "the other false alarms are warnings, which ask for a look")  # fmt: skip
     if errors:
         for line, verdict in verdicts:
             if (verdict.result != "pass") != (line.category != CLEAN):

@@ -272,7 +272,7 @@ def _print_verdict(copy: str, verdict: Verdict) -> None:
             out.print(f"[green]PASS[/green] {_place(copy, item.start)} [bold]{escape(item.text)}"
                       f"[/bold]\n    理由: {escape(item.why)}")  # fmt: skip
     if not verdict.hits:
-        out.print("[green]clean[/green]: no listed terms found")
+        out.print("[green]clean[/green]: nothing to block or check")
         return
     for hit in verdict.hits:
         entry = hit.entry

@@ -52,6 +52,10 @@ MODEL_MIN_LETTERS = 4  # a shorter sentence (好吃, 包邮) is too little for t
 # A longer sentence is not read to overrule a listed word: clean text padded around a claim
 # would dilute the model's reading of it, and the rules' word stands.
 OVERRULE_MAX_LETTERS = 120
+SOFTENED = "；法律禁止的用语不自动放行，降为提示，请人工确认"
+OVERRULE_MIN_CONTEXT = (
+    6  # letters besides the word: a line that is little more than it says nothing
+)
 JUDGED_TOGETHER = 2048  # sentences scored in one numpy pass: bounds its memory on huge copy
 MODEL_SUGGESTION = "人工核对这一句：确有此类宣称的，改为可证实的具体描述或删除；如实描述的可忽略"
 # Compaction joins clauses; words next to a term across one of these are not its context.
@@ -342,8 +346,8 @@ class ComplianceChecker:
             for key in _match_keys(term.term):
                 keys.setdefault(key, _Key(len(key))).term = term
         for term in kept_terms:
-            for key in _pinyin_keys(term.term):
-                keys.setdefault(key, _Key(len(key), spelled=True)).term = term
+            for key in _pinyin_keys(term.term) - keys.keys():  # a listed spelling stays its own
+                keys[key] = _Key(len(key), term=term, spelled=True)
         for item in exemptions:
             exemption = item if isinstance(item, Exemption) else Exemption(item)
             for key in _match_keys(exemption.phrase):
@@ -367,7 +371,7 @@ class ComplianceChecker:
         """
         normal = normalize(text)
         matchable = compact(normal)
-        found = _scan(self._automaton.iter(matchable.text), matchable.text, len(self._rules),
+        found = _scan(self._automaton.iter(matchable.text), text, matchable, len(self._rules),
                       self._pattern_hits(text, normal, matchable))  # fmt: skip
         first_rule = _Decider(text, matchable, self._rules_of, found.cues, self._longest_cue).first
         decisions = [
@@ -384,9 +388,10 @@ class ComplianceChecker:
         blocked = False
         for start, end, term, ruled in decisions:
             then = term.severity if ruled is None else ruled.rule.then
+            overruled = ""
             if reader is not None and self._listed_only(term, ruled):
-                overruled = reader.overrules(start, term)
-                if overruled:
+                overruled = reader.overrules(start, end, term)
+                if overruled and term.severity is Severity.WARN:
                     let_through.append(((start, end), term, MODEL, overruled))
                     continue
             if then is Severity.PASS:
@@ -394,11 +399,16 @@ class ComplianceChecker:
                     let_through.append(((start, end), term, ruled.rule.name, ruled.rule.why))
                 continue
             flagged.append(start)
+            if overruled:  # a word the law forbids is never let through: softened to a look
+                then = Severity.WARN
             if then is Severity.BLOCK:
                 blocked = True
             if len(hits) < room:
                 entry = term if ruled is None else self._decided[(term.term, ruled.index)]
                 listed = self._pattern_why.get(term.term, _LISTED_WHY)
+                if overruled:
+                    entry = dataclasses.replace(term, severity=Severity.WARN)
+                    listed = (MODEL, overruled + SOFTENED)
                 hits.append(_hit(text, matchable, (start, end), entry, ruled, listed))
         modelled = [] if reader is None else self._model_hits(reader)
         if modelled:
@@ -520,15 +530,24 @@ class _Reader:
     def judged(self, start: int, end: int) -> Judgement:
         return self._judged[self.matchable.text[start:end]]
 
-    def overrules(self, at: int, term: Term) -> str:
-        """Why a listed word at `at` is a description here, or "" if the model does not
-        find its sentence clean enough to say so (or the sentence is too long to read)."""
-        around = self._around(at)
-        judged = None if around is None else self._judged.get(self.matchable.text[slice(*around)])
-        if judged is None or judged.probability >= self.model.overrule:
+    def overrules(self, start: int, end: int, term: Term) -> str:
+        """Why the listed word at [start, end) reads as a description here, or "" where
+        the model does not find its whole sentence clean enough to say so: a sentence too
+        long to read (clean padding), too short to tell, or that the word runs out of."""
+        around = self._around(start)
+        if around is None or end > around[1]:
             return ""
-        return (f"词表中的“{term.term}”在这句里读来是如实描述（模型判断违规概率 "
-                f"{judged.probability:.2f}，依据：{'、'.join(judged.against)}）")  # fmt: skip
+        letters = self.matchable.text[around[0] : around[1]]
+        judged = self._judged.get(letters)
+        if judged is None or len(letters) - (end - start) < OVERRULE_MIN_CONTEXT:
+            return ""
+        if judged.clean < 1 - self.model.overrule:
+            return ""
+        reasons = judged.against(leaving_out=self.matchable.text[start:end])
+        if not reasons:
+            return ""
+        return (f"词表中的“{term.term}”在这句里读来是如实描述（模型判断是正常文案的概率 "
+                f"{judged.clean:.2f}，依据：{'、'.join(reasons)}）")  # fmt: skip
 
     def _around(self, at: int) -> tuple[int, int] | None:
         """The sentence holding the letter at `at`."""
@@ -616,10 +635,10 @@ def _pinyin_keys(term: str) -> set[str]:
     if len(key) < 2 or not key.isalpha():
         return set()
     keys = set()
-    for place, readings in enumerate(pinyin(key, style=Style.NORMAL, heteronym=True)):
-        if len(readings) == 1 and readings[0] == key[place]:  # not an ideograph
+    for place, char in enumerate(key):
+        if not _is_ideograph(char):
             continue
-        for reading in readings:
+        for reading in pinyin(char, style=Style.NORMAL, heteronym=True)[0]:
             spelled = key[:place] + reading + key[place + 1 :]
             if len(reading) > 1 and any(_is_ideograph(ch) for ch in spelled):
                 keys.add(spelled)
@@ -748,7 +767,11 @@ class _Found:
 
 
 def _scan(
-    matches: Iterable[tuple[int, _Packed]], text: str, rule_count: int, found: list[_TermAt]
+    matches: Iterable[tuple[int, _Packed]],
+    source: str,
+    matchable: Normalized,
+    rule_count: int,
+    found: list[_TermAt],
 ) -> _Found:
     """Terms kept, terms exempted, and cue words, from one pass of the automaton.
 
@@ -764,11 +787,11 @@ def _scan(
     terms: list[_TermAt] = []
     cues: list[list[Span]] = [[] for _ in range(rule_count)]
     owner: list[Exemption | None] | None = None  # the exemption covering each place
-    size = len(text)
+    size = len(matchable.text)
     for last, (length, term, exemption, cue_rules, spelled) in matches:
         end = last + 1
         start = end - length
-        if spelled and _inside_letters(text, start, end):
+        if spelled and _inside_letters(source, *matchable.source_span(start, end)):
             continue
         if exemption is not None:
             owner = owner or [None] * (size + 1)
@@ -791,11 +814,15 @@ def _scan(
     return _Found(_outermost(free), [(s, t, e) for s, t, e in reported if e is not None], cues)
 
 
-def _inside_letters(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] begins or ends with a letter that runs on past it."""
-    before = start > 0 and text[start].isascii() and text[start - 1].isascii()
-    after = end < len(text) and text[end - 1].isascii() and text[end].isascii()
-    return (before and text[start - 1].isalpha()) or (after and text[end].isalpha())
+def _inside_letters(source: str, start: int, end: int) -> bool:
+    """Whether source[start:end] begins or ends with a letter that runs on past it, in
+    the text as written (Kate效果; a space between, so bao本 stands alone: OK bao本)."""
+
+    def letter(char: str) -> bool:
+        return char.isascii() and char.isalpha()
+
+    before = start > 0 and letter(source[start]) and letter(source[start - 1])
+    return before or (end < len(source) and letter(source[end - 1]) and letter(source[end]))
 
 
 def _end(item: _TermAt) -> int:

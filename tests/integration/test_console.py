@@ -301,10 +301,10 @@ def test_the_compliance_page_marks_the_terms_in_place(
     assert "站外引流（疑似）" in result and "理由" in result and "头像" in result, result
     look(page, shots, "compliance-model")
 
-    page.fill("textarea[name=text]", "中国第一颗人造卫星东方红一号发射于1970年，科技馆五楼有模型展")
+    page.fill("textarea[name=text]", "这套卡牌规则很简单，先集齐五张的就是冠军")
     page.get_by_role("button", name="检查", exact=True).click()
-    result = page.inner_text("#result")  # a listed word the model read as history
-    assert "可以发布" in result and "如实描述" in result and "中国第一" in result, result
+    result = page.inner_text("#result")  # a listed word the model read as a game's rule
+    assert "可以发布" in result and "如实描述" in result and "冠军" in result, result
     look(page, shots, "compliance-overruled")
 
     page.fill("textarea[name=text]", "第一次来这家店，环境很好")

@@ -596,6 +596,8 @@ def test_evasions_are_found_at_their_place_in_the_original(
         ("新手理财，bao本bao息", "bao本"),
         ("跟着导师操作，稳zhuan不亏", "稳zhuan不亏"),
         ("桃木剑挂件，辟 xie 护身", "辟 xie"),
+        ("新手理财 OK bao本", "bao本"),  # a space parts it from the English before it
+        ("cctvtui荐的奶粉", "cctvtui荐"),  # a term that mixes letters and ideographs
     ],
 )
 def test_violations_are_found_at_their_place_in_the_original(
@@ -611,6 +613,12 @@ def test_violations_are_found_at_their_place_in_the_original(
 def test_a_word_in_pinyin_counts_only_as_a_whole_word(rules: ComplianceChecker, copy: str) -> None:
     """特效 spelled te效 is an evasion; the te of Kate is not (pinyin inside a longer word)."""
     assert rules.check(copy).result == "pass", rules.check(copy).as_dict()
+
+
+def test_a_listed_spelling_stays_its_own_term(rules: ComplianceChecker) -> None:
+    """wei信 is listed as itself; the pinyin spelling of 薇信 does not take its place."""
+    (hit,) = rules.check("我在wei信上等你").hits
+    assert hit.entry.term == "wei信"
 
 
 def test_the_lexicon_names_each_term_rule_and_pattern_once() -> None:

@@ -92,32 +92,69 @@ def test_the_packaged_model_is_trained_on_the_tuning_parts_only() -> None:
     assert all(read_labelled(PARTS[part]) for part in TUNING)
 
 
-def test_the_model_reads_a_listed_word_in_a_factual_sentence_as_description(
+def test_the_model_lets_a_listed_word_read_as_description_through_and_says_why(
     full: ComplianceChecker,
 ) -> None:
-    copy = "中国第一颗人造卫星东方红一号发射于1970年，科技馆五楼有模型展"
-    assert default_checker(model=False).check(copy).blocked  # the word list alone: 中国第一
+    copy = "这套卡牌规则很简单，先集齐五张的就是冠军"
+    assert default_checker(model=False).check(copy).result == "warn"  # the list alone: 冠军
     verdict = full.check(copy)
     assert verdict.result == "pass", verdict.as_dict()
     (passed,) = verdict.passed
-    assert (passed.text, passed.rule) == ("中国第一", MODEL)
-    assert "如实描述" in passed.why and "概率" in passed.why
+    assert (passed.text, passed.rule) == ("冠军", MODEL)
+    assert "如实描述" in passed.why and "冠军" not in passed.why.split("依据")[1]
 
 
-def test_a_long_sentence_keeps_the_word_list_s_decision(full: ComplianceChecker) -> None:
-    """Clean text padded around a word would dilute the model's reading: past 120 letters
-    in one sentence, the model does not overrule the list."""
-    copy = "中国第一颗人造卫星东方红一号发射于1970年，科技馆五楼有模型展" + "，馆内还有展品" * 20
-    assert full.check(copy).blocked
+def test_a_word_the_law_forbids_is_softened_to_a_look_never_let_through(
+    full: ComplianceChecker,
+) -> None:
+    """中国第一 reads as history here, but clean text written around a forbidden word must
+    not open the gate: the block becomes a warning, with the model's reading as its why."""
+    copy = "中国第一颗人造卫星东方红一号发射于1970年，科技馆五楼有模型展"
+    assert default_checker(model=False).check(copy).blocked
+    verdict = full.check(copy)
+    (hit,) = verdict.hits
+    assert (verdict.result, hit.text, hit.rule, hit.entry.severity) == (
+        "warn",
+        "中国第一",
+        MODEL,
+        "warn",
+    )
+    assert "如实描述" in hit.why and "人工确认" in hit.why
+    padded = full.check("周末带孩子去公园散步看到最好")
+    assert padded.result == "warn" and not padded.passed
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        "这套卡牌规则很简单，先集齐五张的就是冠军" + "，馆内还有展品" * 20,  # too long to read
+        "就是冠军",  # too short to tell
+        "这套卡牌规则很简单，先集齐五张的就是冠。军",  # the word runs out of the sentence
+    ],
+)
+def test_where_the_model_cannot_read_the_word_the_list_decides(
+    full: ComplianceChecker, copy: str
+) -> None:
+    assert full.check(copy).result == "warn" and not full.check(copy).passed
+
+
+def test_a_switched_off_category_does_not_make_a_sentence_read_clean() -> None:
+    """Off-platform traffic switched off, 扫码加微信 is no hit, but the sentence is no
+    plainer for it: 国家级 beside it still blocks."""
+    verdict = default_checker(off_categories=["offplatform"]).check("扫码加微信，国家级老师带你学")
+    assert verdict.blocked and [hit.rule for hit in verdict.hits] == ["listed"]
 
 
 def test_only_the_word_list_s_own_decisions_are_overruled() -> None:
     """A model that finds every sentence clean (overrule above any probability) passes
-    the listed words, but not a pattern's find nor a context rule's decision."""
+    the listed words of warn level and softens those of block level, but not a pattern's
+    find nor a context rule's decision."""
     lenient = train(LINES, min_lines=1, overrule=1.01)
     terms, exemptions, rules = load_terms()
     checker = ComplianceChecker(terms, exemptions, rules, patterns=load_patterns(), model=lenient)
-    listed = checker.check("最佳拍档")
-    assert listed.result == "pass" and [item.rule for item in listed.passed] == [MODEL]
+    warned = checker.check("本店营业到晚上十点，冠军")
+    assert warned.result == "pass" and [item.rule for item in warned.passed] == [MODEL]
+    softened = checker.check("本店营业到晚上十点，最佳")
+    assert softened.result == "warn" and [hit.rule for hit in softened.hits] == [MODEL]
     assert checker.check("没有比这更舒服的乳胶床垫了").blocked  # pattern:no_better
-    assert checker.check("销量最多的一款").blocked  # ranking_scope raised 最多
+    assert checker.check("本店营业到晚上十点，销量最多的一款").blocked  # ranking_scope raised 最多
