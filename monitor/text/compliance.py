@@ -23,6 +23,7 @@ import bisect
 import dataclasses
 import functools
 import heapq
+import os
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,11 @@ from typing import Any
 
 import ahocorasick
 import yaml
+
+# Pinyin is read one character at a time here: pypinyin's table of 400,000 phrases would
+# only add a quarter of a million objects for the garbage collector to walk on every
+# large check (100,000 characters of 最 took 267 ms with it, 187 without).
+os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")
 from pypinyin import Style, pinyin
 
 from lexicons import DIRECTORY as LEXICONS
@@ -52,6 +58,7 @@ MODEL_MIN_LETTERS = 4  # a shorter sentence (好吃, 包邮) is too little for t
 # A longer sentence is not read to overrule a listed word: clean text padded around a claim
 # would dilute the model's reading of it, and the rules' word stands.
 OVERRULE_MAX_LETTERS = 120
+LATIN = re.compile("[a-z]")  # compacted text is lower case
 SOFTENED = "；法律禁止的用语不自动放行，降为提示，请人工确认"
 OVERRULE_MIN_CONTEXT = (
     6  # letters besides the word: a line that is little more than it says nothing
@@ -345,9 +352,6 @@ class ComplianceChecker:
         for term in kept_terms:
             for key in _match_keys(term.term):
                 keys.setdefault(key, _Key(len(key))).term = term
-        for term in kept_terms:
-            for key in _pinyin_keys(term.term) - keys.keys():  # a listed spelling stays its own
-                keys[key] = _Key(len(key), term=term, spelled=True)
         for item in exemptions:
             exemption = item if isinstance(item, Exemption) else Exemption(item)
             for key in _match_keys(exemption.phrase):
@@ -358,10 +362,12 @@ class ComplianceChecker:
                     for key in _match_keys(word):
                         keys.setdefault(key, _Key(len(key))).cues.append(ruled.index)
         self._longest_cue = max((m.length for m in keys.values() if m.cues), default=0)
-        self._automaton = ahocorasick.Automaton()
-        for key, meaning in keys.items():
-            self._automaton.add_word(key, meaning.packed())
-        self._automaton.make_automaton()
+        self._automaton = _automaton(keys)
+        # Pinyin spellings (bao本) have their own automaton, run only on copy with letters:
+        # four times as many keys slow every step of the first through Chinese-only copy.
+        spellings = {key: _Key(len(key), term=term, spelled=True) for term in kept_terms
+                     for key in _pinyin_keys(term.term) if key not in keys}  # fmt: skip
+        self._spellings = _automaton(spellings) if spellings else None
 
     def check(self, text: str, limit: int | None = None) -> Verdict:
         """Every hit in `text`, or with `limit` the first `limit` of them (and the count).
@@ -371,7 +377,11 @@ class ComplianceChecker:
         """
         normal = normalize(text)
         matchable = compact(normal)
-        found = _scan(self._automaton.iter(matchable.text), text, matchable, len(self._rules),
+        matches: Iterable[tuple[int, _Packed]] = self._automaton.iter(matchable.text)
+        if self._spellings is not None and LATIN.search(matchable.text):
+            spelled = self._spellings.iter(matchable.text)
+            matches = heapq.merge(matches, spelled, key=lambda match: match[0])
+        found = _scan(matches, text, matchable, len(self._rules),
                       self._pattern_hits(text, normal, matchable))  # fmt: skip
         first_rule = _Decider(text, matchable, self._rules_of, found.cues, self._longest_cue).first
         decisions = [
@@ -389,7 +399,7 @@ class ComplianceChecker:
         for start, end, term, ruled in decisions:
             then = term.severity if ruled is None else ruled.rule.then
             overruled = ""
-            if reader is not None and self._listed_only(term, ruled):
+            if reader is not None and start in reader.listed:
                 overruled = reader.overrules(start, end, term)
                 if overruled and term.severity is Severity.WARN:
                     let_through.append(((start, end), term, MODEL, overruled))
@@ -515,11 +525,11 @@ class _Reader:
         self.undecided = [(start, end) for start, end in sentences
                           if end - start >= MODEL_MIN_LETTERS
                           and not _any_within(decided, start, end)]  # fmt: skip
-        around = (self._around(at) for at in listed)
-        overrulable = {
-            span for span in around if span and span[1] - span[0] <= OVERRULE_MAX_LETTERS
-        }
-        wanted = [*self.undecided, *sorted(overrulable)]
+        self.listed = set(listed)
+        self._readable = [(start, end) for start, end in sentences
+                          if end - start <= OVERRULE_MAX_LETTERS
+                          and _any_within(listed, start, end)]  # fmt: skip
+        wanted = [*self.undecided, *self._readable]
         text = matchable.text
         distinct = list(dict.fromkeys(text[start:end] for start, end in wanted))
         self._judged: dict[str, Judgement] = {}
@@ -534,7 +544,7 @@ class _Reader:
         """Why the listed word at [start, end) reads as a description here, or "" where
         the model does not find its whole sentence clean enough to say so: a sentence too
         long to read (clean padding), too short to tell, or that the word runs out of."""
-        around = self._around(start)
+        around = self._around(start) if self._readable else None
         if around is None or end > around[1]:
             return ""
         letters = self.matchable.text[around[0] : around[1]]
@@ -615,6 +625,14 @@ def _built(exempt_names: tuple[str, ...], off: tuple[str, ...], model: bool) -> 
     names = [Exemption(name) for name in exempt_names]
     return ComplianceChecker(terms, [*exemptions, *names], rules, off, patterns=load_patterns(),
                              model=CopyModel.load() if model else None)  # fmt: skip
+
+
+def _automaton(keys: Mapping[str, _Key]) -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for key, meaning in keys.items():
+        automaton.add_word(key, meaning.packed())
+    automaton.make_automaton()
+    return automaton
 
 
 def _room(limit: int | None) -> int:

@@ -105,11 +105,10 @@ class CopyModel:
         overrule: float,  # a sentence clean at 1 - overrule or more: its listed words are plain
     ) -> None:
         self.classes = classes
-        self.weights = weights
         self.intercepts = intercepts
         self.threshold = threshold
         self.overrule = overrule
-        self._vocabulary = list(weights)
+        self._vocabulary = list(weights)  # kept as a table, not 26,000 lists for the GC to walk
         self._finder = ahocorasick.Automaton()  # finds the known n-grams of a sentence in C
         for row, gram in enumerate(self._vocabulary):
             self._finder.add_word(gram, row)
@@ -158,6 +157,12 @@ class CopyModel:
         return [Judgement(float(probabilities[n]), float(clean[n]), self.classes[best[n]],
                           pushes[ends[n] - sizes[n] : ends[n]], found[n], self._vocabulary)
                 for n in range(len(sentences))]  # fmt: skip
+
+    @property
+    def weights(self) -> dict[str, list[float]]:
+        """n-gram: [idf, coefficient of each class], as saved."""
+        table = np.column_stack([self._idf, self._coefficients]).tolist()
+        return dict(zip(self._vocabulary, table, strict=True))
 
     def save(self, path: Path) -> None:
         document = {"classes": self.classes, "intercepts": self.intercepts,
