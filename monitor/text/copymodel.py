@@ -38,7 +38,7 @@ from pathlib import Path
 import ahocorasick
 import numpy as np
 
-from monitor.text.normalise import compact, normalize
+from monitor.text.normalise import compact, has_ideograph, normalize
 
 PACKAGED = Path(__file__).parents[1] / "models" / "adcopy.json.gz"
 CLEAN = "clean"  # the category of a line that breaks no rule
@@ -87,9 +87,7 @@ class Judgement:
 
 
 def _worded(gram: str, leaving_out: str) -> bool:
-    return (
-        len(gram) > 1 and gram not in leaving_out and any("\u4e00" <= c <= "\u9fff" for c in gram)
-    )
+    return len(gram) > 1 and gram not in leaving_out and has_ideograph(gram)
 
 
 class CopyModel:
@@ -132,9 +130,8 @@ class CopyModel:
         kept = [c for c, name in enumerate(self.classes)
                 if name != CLEAN and (among is None or name in among)]  # fmt: skip
         if not kept or not sentences:
-            return [
-                Judgement(0.0, 1.0, CLEAN, np.zeros(0), [], self._vocabulary) for _ in sentences
-            ]
+            nothing = Judgement(0.0, 0.0, CLEAN, np.zeros(0), [], self._vocabulary)
+            return [nothing for _ in sentences]  # no category judged: no reading either way
         found = [list({row for _, row in self._finder.iter(sentence)}) for sentence in sentences]
         sizes = np.array([len(each) for each in found], dtype=np.int64)
         owner = np.repeat(np.arange(len(sentences)), sizes)  # the sentence of each n-gram

@@ -156,6 +156,11 @@ def compact(normalized: Normalized) -> Normalized:
     return Normalized(lowered.translate(_LOOKALIKES), stripped.origin)
 
 
+def has_ideograph(text: str) -> bool:
+    """Whether `text` holds a CJK ideograph (the common block: 一 to 鿿)."""
+    return any("\u4e00" <= char <= "\u9fff" for char in text)
+
+
 def _to_simplified(text: str) -> Normalized:
     converted = _t2s().convert(text)
     if len(converted) != len(text):  # a phrase conversion changed the length: go char by char
