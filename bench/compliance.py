@@ -50,6 +50,7 @@ PARTS = {
     "heldout5": DATA / "adcopy_heldout5.tsv",
     "heldout6": DATA / "adcopy_heldout6.tsv",
     "heldout7": DATA / "adcopy_heldout7.tsv",
+    "heldout8": DATA / "adcopy_heldout8.tsv",
     "train_a": DATA / "adcopy_train_a.tsv",
     "train_b": DATA / "adcopy_train_b.tsv",
     "train_c": DATA / "adcopy_train_c.tsv",
