@@ -326,6 +326,9 @@ PATTERNS_BOTH_WAYS = [
     ("saved_count", "warn", "被收藏20万次的懒人沙发", "收藏店铺可领3元券"),
     ("saving_figure", "warn", "平均为工厂节省30%能耗", "节省空间的折叠桌"),
     ("add_my_contact", "warn", "可以先加一下我的微信", "下单后客服会在平台内联系您"),
+    # what heldout8 found missing, each both ways
+    ("loan_certain", "block", "100%下🉑️款，不看流水", "贷款审批结果以银行通知为准"),
+    ("height_gain", "block", "儿童增高鞋垫，每天穿半年长高5厘米", "孩子今年长高了不少，裤子又短了"),
 ]
 
 
@@ -478,6 +481,17 @@ CONTEXT_ROWS = [
     ("factual_span", "warn", "最时髦的窗帘", "这款窗帘最宽可做到4米"),
     ("plain_language", "warn", "冠军品质的跑鞋", "冠军杯决赛直播，来本店大屏一起看球"),
     ("health_education", "block", "医生都推荐的洗发水", "儿科医生常说：发烧超过38.5℃要就医"),
+    # descriptions heldout8 found flagged, each both ways
+    ("rank_range", "warn", "第1名的口碑", "第1名至第10名获得纪念奖牌"),
+    ("exam_countdown", "warn", "倒计时3小时，手慢无", "高考倒计时100天，自习室延长营业至晚上11点"),
+    (
+        "no_product_named",
+        "block",
+        "喝了能治疗失眠的茶",
+        "世界睡眠日科普：失眠要治疗（本文不含产品推荐）",
+    ),
+    ("ordinal", "block", "全城第一的包子铺", "包子铺第一笼出锅时间：早上6点"),
+    ("shoe_lift", "block", "喝了增高的奶粉，孩子猛长", "内增高鞋垫，增高约3厘米"),
     # descriptions the training sets found flagged, each both ways
     ("first_shop", "block", "全国首家无醛家具品牌", "品牌在杭州的首家门店今天开业啦"),
     ("decorative_only", "block", "开光护身符，保平安", "护身符样式的钥匙扣，纯装饰，没有特殊功效"),
