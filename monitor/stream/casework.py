@@ -286,11 +286,19 @@ class Silences:
 
     async def follow(self) -> None:
         broker = ";".join(str(url) for url in self.app.conf.broker)
-        await follow_changelog(bootstrap_servers(broker), self.table, self.partitions)
+        await follow_changelog(bootstrap_servers(broker), self.table, self.partitions,
+                               keep=sooner_end)  # fmt: skip
 
     async def save(self, silence: Silence) -> None:
         changes = {silence.id: silence.as_dict()}
         await write_table(self.table, changes, self.partitions, any_brand, True)
+
+
+def sooner_end(stored: dict[str, Any], read: dict[str, Any]) -> dict[str, Any]:
+    """A silence is only ever ended early, never extended: a record of it read after a
+    later one (a worker catching up on the changelog) must not bring it back to life."""
+    later = datetime.fromisoformat(read["ends_at"]) > datetime.fromisoformat(stored["ends_at"])
+    return stored if later else read
 
 
 class ConsoleHooks:

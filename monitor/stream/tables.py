@@ -24,6 +24,7 @@ from monitor.detect.stages import brand_of_key, brand_partition
 log = logging.getLogger(__name__)
 
 BrandOf = Callable[[str, Any], str]
+Keep = Callable[[Any, Any], Any]  # of the stored value and one read from the changelog
 TAIL_SECONDS = 5.0  # the longest `recover_tail` reads, once per rebalance
 RETRY_SECONDS = 1.0  # between sends of writes the broker did not take
 STALL_SECONDS = 10.0  # a bulk read that gets nothing for this long is left to Faust
@@ -150,15 +151,18 @@ async def recover_tail(
     return applied
 
 
-async def follow_changelog(bootstrap: str, table: TableT[str, Any], partitions: int) -> None:
+async def follow_changelog(
+    bootstrap: str, table: TableT[str, Any], partitions: int, keep: Keep | None = None
+) -> None:
     """Apply a table's changelog as it grows, for as long as the worker runs.
 
     Faust rebuilds a GlobalTable from its changelog when a worker starts, but did not keep
     it current afterwards: a silence added on one worker never reached the others until
     they restarted, so their alerts went out unmuted. Silences are few, so every worker
-    reads the whole changelog from the start and then follows it; records are newest
-    values of their keys, so reading one again is harmless. A broker that goes away ends
-    one reading; the next starts over after `RETRY_SECONDS`.
+    reads the whole changelog from the start and then follows it. A record read late — this
+    worker wrote a newer value meanwhile, or the reading started over — would undo it:
+    `keep` chooses between the stored value and the one read (without it, the one read).
+    A broker that goes away ends one reading; the next starts over after `RETRY_SECONDS`.
     """
     topic = table.changelog_topic.get_topic_name()
     while True:
@@ -170,7 +174,7 @@ async def follow_changelog(bootstrap: str, table: TableT[str, Any], partitions: 
             while True:
                 for records in (await consumer.getmany(timeout_ms=1000)).values():
                     for record in records:
-                        _apply_record(table, record.key, record.value)
+                        _apply_record(table, record.key, record.value, keep)
         except (KafkaError, OSError) as error:
             log.debug("following %s stopped (%s); starting again", topic, error)
         finally:
@@ -183,14 +187,17 @@ async def _read_to_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
     return highwater is not None and await consumer.position(tp) >= highwater
 
 
-def _apply_record(table: TableT[str, Any], key: bytes | None, value: bytes | None) -> None:
+def _apply_record(
+    table: TableT[str, Any], key: bytes | None, value: bytes | None, keep: Keep | None = None
+) -> None:
     if key is None:
         return
     name = json.loads(key)
     if value is None:
         table.data.pop(name, None)
-    else:
-        table.data[name] = json.loads(value)
+        return
+    read, stored = json.loads(value), table.data.get(name)
+    table.data[name] = read if keep is None or stored is None else keep(stored, read)
 
 
 async def publish(topic: TopicT, brand: str, event: Mapping[str, Any], partitions: int) -> None:
