@@ -214,14 +214,13 @@ class _Key:
     term: Term | None = None
     exemption: Exemption | None = None
     cues: list[int] = field(default_factory=list)  # indices of NEAR rules
-    spelled: bool = False  # the term with one ideograph in pinyin: counts only as a word
 
     def packed(self) -> _Packed:
         """What the automaton stores: a plain tuple, unpacked fast for every match."""
-        return self.length, self.term, self.exemption, tuple(self.cues), self.spelled
+        return self.length, self.term, self.exemption, tuple(self.cues)
 
 
-_Packed = tuple[int, Term | None, Exemption | None, tuple[int, ...], bool]
+_Packed = tuple[int, Term | None, Exemption | None, tuple[int, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +363,7 @@ class ComplianceChecker:
         self._automaton = _automaton(keys)
         # Pinyin spellings (bao本) have their own automaton, run only on copy with letters:
         # their 5,000 keys slow the walk through Chinese-only copy (最 × 100,000: 19 -> 38 ms).
-        spellings = {key: _Key(len(key), term=term, spelled=True) for term in kept_terms
+        spellings = {key: _Key(len(key), term=term) for term in kept_terms
                      for key in _pinyin_keys(term.term) if key not in keys}  # fmt: skip
         self._spellings = _automaton(spellings) if spellings else None
 
@@ -378,9 +377,9 @@ class ComplianceChecker:
         matchable = compact(normal)
         matches: Iterable[tuple[int, _Packed]] = self._automaton.iter(matchable.text)
         if self._spellings is not None and LATIN.search(matchable.text):
-            spelled = self._spellings.iter(matchable.text)
+            spelled = _whole_words(self._spellings.iter(matchable.text), text, matchable)
             matches = heapq.merge(matches, spelled, key=lambda match: match[0])
-        found = _scan(matches, text, matchable, len(self._rules),
+        found = _scan(matches, len(matchable.text), len(self._rules),
                       self._pattern_hits(text, normal, matchable))  # fmt: skip
         first_rule = _Decider(text, matchable, self._rules_of, found.cues, self._longest_cue).first
         decisions = [
@@ -795,17 +794,12 @@ class _Found:
 
 
 def _scan(
-    matches: Iterable[tuple[int, _Packed]],
-    source: str,
-    matchable: Normalized,
-    rule_count: int,
-    found: list[_TermAt],
+    matches: Iterable[tuple[int, _Packed]], size: int, rule_count: int, found: list[_TermAt]
 ) -> _Found:
     """Terms kept, terms exempted, and cue words, from one pass of the automaton.
 
-    Drops hits that start inside an exemption (第一 in 第一坊, 最 in 本店最), hits
-    contained in a longer hit (第一 inside 全国第一), and a pinyin spelling that is part
-    of a longer run of letters (te效 in Kate效果). `matches` are the automaton's
+    Drops hits that start inside an exemption (第一 in 第一坊, 最 in 本店最) and hits
+    contained in a longer hit (第一 inside 全国第一). `matches` are the automaton's
     (last index, key), which come in the order of their ends; `found` are the pattern
     rules' hits, by end too, merged in.
 
@@ -815,12 +809,9 @@ def _scan(
     terms: list[_TermAt] = []
     cues: list[list[Span]] = [[] for _ in range(rule_count)]
     owner: list[Exemption | None] | None = None  # the exemption covering each place
-    size = len(matchable.text)
-    for last, (length, term, exemption, cue_rules, spelled) in matches:
+    for last, (length, term, exemption, cue_rules) in matches:
         end = last + 1
         start = end - length
-        if spelled and _inside_letters(source, *matchable.source_span(start, end)):
-            continue
         if exemption is not None:
             owner = owner or [None] * (size + 1)
             for place in range(start, end):
@@ -840,6 +831,17 @@ def _scan(
         (free if owner[item[0]] is None else exempted).append(item)
     reported = [((start, end), term, owner[start]) for start, end, term in _outermost(exempted)]
     return _Found(_outermost(free), [(s, t, e) for s, t, e in reported if e is not None], cues)
+
+
+def _whole_words(
+    matches: Iterable[tuple[int, _Packed]], source: str, matchable: Normalized
+) -> Iterator[tuple[int, _Packed]]:
+    """The pinyin spellings found that are not part of a longer run of letters (te效 in
+    Kate效果 is no spelling of 特效)."""
+    for last, packed in matches:
+        span = matchable.source_span(last + 1 - packed[0], last + 1)
+        if not _inside_letters(source, *span):
+            yield last, packed
 
 
 def _inside_letters(source: str, start: int, end: int) -> bool:

@@ -711,7 +711,7 @@ def _reference(checker: ComplianceChecker, text: str) -> list[tuple[int, int, st
     matchable = compact(normalize(text))
     found: list[tuple[int, int, str]] = []
     exempt: list[tuple[int, int]] = []
-    for last, (length, term, exemption, *_) in checker._automaton.iter(matchable.text):
+    for last, (length, term, exemption, _) in checker._automaton.iter(matchable.text):
         span = (last + 1 - length, last + 1)
         if exemption is not None:
             exempt.append(span)
