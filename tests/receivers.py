@@ -1,12 +1,14 @@
 """A real HTTP receiver on a free loopback port that records what it was sent.
 
 It answers what a test tells it to (`answer`), so a test can take a sink "down" and bring
-it back; it stands in for a chat robot, a webhook consumer or Slack.
+it back; it stands in for a chat robot, a webhook consumer or Slack. `refused_port` is
+the opposite: a port where every connection is refused for as long as the test holds it.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -70,3 +72,16 @@ def receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port bound but not listening: a connection to it is refused at once.
+
+    A port that was merely free when the test looked may be taken by then (a worker's web
+    server, a broker); a client that reaches a server that does not answer its protocol
+    waits for its timeout instead of failing, and a test of the failure path times out.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])

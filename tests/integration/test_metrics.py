@@ -24,6 +24,7 @@ import yaml
 from monitor.metrics.dashboards import OUT as DASHBOARDS
 from monitor.metrics.dashboards import queries
 from monitor.stream.broker import free_port
+from tests.receivers import refused_port
 
 from .conftest import MakePipeline, Worker, wait_for
 from .test_playbook import ENV, call, volume_case
@@ -85,8 +86,16 @@ def _ready(url: str) -> bool:
 
 
 @pytest.fixture
-def monitored(make_pipeline: MakePipeline, tmp_path: Path) -> Iterator[tuple[Worker, Prometheus]]:
-    closed = f"http://127.0.0.1:{free_port()}"  # a sink that fails: alerts_total{failed}
+def closed_port() -> Iterator[int]:
+    with refused_port() as port:
+        yield port
+
+
+@pytest.fixture
+def monitored(
+    make_pipeline: MakePipeline, tmp_path: Path, closed_port: int
+) -> Iterator[tuple[Worker, Prometheus]]:
+    closed = f"http://127.0.0.1:{closed_port}"  # a sink that fails: alerts_total{failed}
     alerts = {"tick_seconds": 0.5, "attempts": 2, "backoff_seconds": 0.2,
               "sinks": [{"name": "hook", "kind": "webhook", "url": closed}]}  # fmt: skip
     pipeline = make_pipeline(1, alerts, ENV)
