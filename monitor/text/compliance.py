@@ -5,7 +5,8 @@ through, so every term found is *decided* by its context: the rules of `adlaw.ya
 at the words right before and after it (第一 + a measure word is an ordinal, 最好 + 冷藏 an
 instruction, 全网/行业/销量 + 第一 a ranking) and at cue words nearby (an aim such as
 致力于, a named data source). The first rule that matches decides — pass, warn or block —
-and says why; a term no rule speaks for keeps the severity the list gives it. Claims that
+and says why; a term no rule speaks for keeps the severity the list gives it. An absolute
+word inside a title in 《》 names a book or a show (rule `title`). Claims that
 no single word makes (没有比…更好, 承诺年化…回报, 微❤信：abc123) are found by the pattern
 rules of the same file, bounded regular expressions read one clause at a time; what one
 finds is named `pattern:<name>`, says its own why, and is decided by the same rules.
@@ -64,6 +65,14 @@ OVERRULE_MIN_CONTEXT = 6  # letters besides the word: a line of little more says
 JUDGED_TOGETHER = 2048  # sentences scored in one numpy pass: bounds its memory on huge copy
 MODEL_SUGGESTION = "人工核对这一句：确有此类宣称的，改为可证实的具体描述或删除；如实描述的可忽略"
 # Compaction joins clauses; words next to a term across one of these are not its context.
+# A name in 《》 (《最好的我们》, 《第一炉香》) names a book, show or document; an absolute
+# word in it describes nothing on sale. The title must say more than the word: 《最好》
+# alone is the word dressed up.
+TITLE = re.compile(r"《([^《》\n]{2,40})》")
+TITLE_RULE = "title"
+TITLE_WHY = "书名号《》内是书、影视作品或文件的名称，其中的绝对化用语不是对商品的宣称"
+TITLE_CATEGORIES = frozenset({"absolute"})
+TITLE_MIN_EXTRA = 2  # characters of the title besides the word
 CLAUSE_BREAK = re.compile(r"[，。！？；：,.!?;:\n、…|/（）()【】\[\]「」『』《》<>\"“”]")
 
 
@@ -394,8 +403,13 @@ class ComplianceChecker:
         ]
         flagged: list[int] = []  # where each hit starts, in the compacted text
         blocked = False
+        titles = _Titles(text)
         for start, end, term, ruled in decisions:
             then = term.severity if ruled is None else ruled.rule.then
+            if (then is not Severity.PASS and term.category in TITLE_CATEGORIES
+                    and titles.hold(*matchable.source_span(start, end))):  # fmt: skip
+                let_through.append(((start, end), term, TITLE_RULE, TITLE_WHY))
+                continue
             overruled = ""
             if reader is not None and start in reader.listed:
                 overruled = reader.overrules(start, end, term)
@@ -563,6 +577,24 @@ class _Reader:
         if index < 0 or not self._sentences[index][0] <= at < self._sentences[index][1]:
             return None
         return self._sentences[index]
+
+
+class _Titles:
+    """The titles in 《》 of a text, asked about spans in increasing order: one walk."""
+
+    def __init__(self, source: str) -> None:
+        self._spans = [m.span(1) for m in TITLE.finditer(source)] if "《" in source else []
+        self._next = 0
+
+    def hold(self, first: int, last: int) -> bool:
+        """Whether source characters `first` to `last` stand inside one title, with more."""
+        spans = self._spans
+        while self._next < len(spans) and spans[self._next][1] <= first:
+            self._next += 1
+        if self._next == len(spans):
+            return False
+        start, end = spans[self._next]
+        return start <= first and last <= end and (end - start) - (last - first) >= TITLE_MIN_EXTRA
 
 
 def _any_within(places: list[int], start: int, end: int) -> bool:

@@ -507,6 +507,8 @@ CONTEXT_ROWS = [
     ("negated", "warn", "医生同款洗发水", "我不是医生，只能说多穿一点"),
     ("negated_nearby", "block", "包治百病的神药", "别指望哪款产品能包治百病"),
     ("timer_feature", "warn", "倒计时3小时，手慢无", "新年倒计时派对，12月31日晚10点见"),
+    ("title", "block", "《最好》的面霜，闭眼入", "《最好的我们》同款校服来啦"),
+    ("own_taste", "warn", "最想入手的面霜", "评论区告诉我你们最想看什么测评"),
     (
         "health_food_function",
         "warn",
