@@ -403,11 +403,15 @@ class ComplianceChecker:
         ]
         flagged: list[int] = []  # where each hit starts, in the compacted text
         blocked = False
-        titles = _Titles(text)
+        titles = _Titles(text) if "《" in text else None
         for start, end, term, ruled in decisions:
             then = term.severity if ruled is None else ruled.rule.then
-            if (then is not Severity.PASS and term.category in TITLE_CATEGORIES
-                    and titles.hold(*matchable.source_span(start, end))):  # fmt: skip
+            if (
+                titles is not None
+                and then is not Severity.PASS
+                and term.category in TITLE_CATEGORIES
+                and titles.hold(*matchable.source_span(start, end))
+            ):
                 let_through.append(((start, end), term, TITLE_RULE, TITLE_WHY))
                 continue
             overruled = ""
@@ -583,7 +587,7 @@ class _Titles:
     """The titles in 《》 of a text, asked about spans in increasing order: one walk."""
 
     def __init__(self, source: str) -> None:
-        self._spans = [m.span(1) for m in TITLE.finditer(source)] if "《" in source else []
+        self._spans = [m.span(1) for m in TITLE.finditer(source)]
         self._next = 0
 
     def hold(self, first: int, last: int) -> bool:

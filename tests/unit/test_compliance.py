@@ -272,6 +272,12 @@ PATTERNS_BOTH_WAYS = [
     ("authority_vouch", "block", "权威实验室验证的除菌率", "实验室检测报告见详情页"),
     ("add_staff", "warn", "添加班主任领取试听课", "请联系在线客服修改地址"),
     ("blemish_gone", "warn", "用了一周，黑头都没了", "黑头多的话可以先热敷再清洁"),
+    (
+        "look_younger",
+        "warn",
+        "这款眼霜让你一周年轻十岁，告别所有皱纹",
+        "适合二十岁以上的年轻人，注意防晒",
+    ),
     # patterns widened to the wordings heldout2 found missing
     # extended patterns
     ("no_better", "block", "全城再找不出比它更嫩的牛排", "找不出时间的话可以预约周末"),
