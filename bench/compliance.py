@@ -55,6 +55,7 @@ PARTS = {
     "heldout7": DATA / "adcopy_heldout7.tsv",
     "heldout8": DATA / "adcopy_heldout8.tsv",
     "heldout9": DATA / "adcopy_heldout9.tsv",
+    "heldout10": DATA / "adcopy_heldout10.tsv",
     "train_a": DATA / "adcopy_train_a.tsv",
     "train_b": DATA / "adcopy_train_b.tsv",
     "train_c": DATA / "adcopy_train_c.tsv",
