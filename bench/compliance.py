@@ -61,8 +61,8 @@ PARTS = {
     "train_c": DATA / "adcopy_train_c.tsv",
 }
 TUNING = ("tune", "fresh", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6",
-          "heldout8", "train_a", "train_b", "train_c")  # fmt: skip
-HELD_BACK = "heldout7"
+          "heldout8", "heldout9", "train_a", "train_b", "train_c")  # fmt: skip
+HELD_BACK = "heldout10"
 
 
 @dataclass(frozen=True, slots=True)

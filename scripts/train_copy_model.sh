@@ -6,4 +6,5 @@ source "$(dirname "$0")/bootstrap.sh"
 .venv/bin/python -m monitor.text.copymodel bench/data/adcopy.tsv bench/data/adcopy_fresh.tsv \
   bench/data/adcopy_heldout2.tsv bench/data/adcopy_heldout3.tsv bench/data/adcopy_heldout4.tsv \
   bench/data/adcopy_heldout5.tsv bench/data/adcopy_heldout6.tsv bench/data/adcopy_heldout8.tsv \
+  bench/data/adcopy_heldout9.tsv \
   bench/data/adcopy_train_a.tsv bench/data/adcopy_train_b.tsv bench/data/adcopy_train_c.tsv
