@@ -64,7 +64,6 @@ SOFTENED = "；法律禁止的用语不自动放行，降为提示，请人工�
 OVERRULE_MIN_CONTEXT = 6  # letters besides the word: a line of little more says nothing
 JUDGED_TOGETHER = 2048  # sentences scored in one numpy pass: bounds its memory on huge copy
 MODEL_SUGGESTION = "人工核对这一句：确有此类宣称的，改为可证实的具体描述或删除；如实描述的可忽略"
-# Compaction joins clauses; words next to a term across one of these are not its context.
 # A name in 《》 (《最好的我们》, 《第一炉香》) names a book, show or document; an absolute
 # word in it describes nothing on sale. The title must say more than the word: 《最好》
 # alone is the word dressed up.
@@ -73,6 +72,7 @@ TITLE_RULE = "title"
 TITLE_WHY = "书名号《》内是书、影视作品或文件的名称，其中的绝对化用语不是对商品的宣称"
 TITLE_CATEGORIES = frozenset({"absolute"})
 TITLE_MIN_EXTRA = 2  # characters of the title besides the word
+# Compaction joins clauses; words next to a term across one of these are not its context.
 CLAUSE_BREAK = re.compile(r"[，。！？；：,.!?;:\n、…|/（）()【】\[\]「」『』《》<>\"“”]")
 
 
