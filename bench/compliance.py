@@ -21,7 +21,10 @@ absolute terms call for (block, warn, pass):
 - held back, never tuned on by the rules or the model, their errors never read:
   `bench/data/adcopy_heldout10.tsv` (heldout10, the default part while the file exists),
   written as posts are published (notes, live-stream scripts, the claim mid-sentence):
-  0.971, 0.027 measured once, 0.982, 0.027 after tuning on heldout9; and
+  0.971, 0.027 measured once, 0.982, 0.027 after tuning on heldout9;
+  `bench/data/adcopy_heldout11.tsv` (heldout11), from the trades regulators fine most
+  (property, training, finance, health food, beauty): 0.971, 0.031 measured once, after
+  tuning on heldout9; and
   `bench/data/adcopy_heldout7.tsv` (heldout7): 0.975, 0.038 once, 0.986, 0.042 after
   tuning on heldout8 and heldout9.
 
@@ -58,6 +61,7 @@ PARTS = {
     "heldout8": DATA / "adcopy_heldout8.tsv",
     "heldout9": DATA / "adcopy_heldout9.tsv",
     "heldout10": DATA / "adcopy_heldout10.tsv",
+    "heldout11": DATA / "adcopy_heldout11.tsv",
     "train_a": DATA / "adcopy_train_a.tsv",
     "train_b": DATA / "adcopy_train_b.tsv",
     "train_c": DATA / "adcopy_train_c.tsv",
