@@ -575,30 +575,32 @@ class _Reader:
         return (f"词表中的“{term.term}”在这句里读来是如实描述（模型判断是正常文案的概率 "
                 f"{judged.clean:.2f}，依据：{'、'.join(reasons)}）")  # fmt: skip
 
-    def _around(self, at: int) -> tuple[int, int] | None:
+    def _around(self, at: int) -> Span | None:
         """The sentence holding the letter at `at`."""
-        index = bisect.bisect_right(self._starts, at) - 1
-        if index < 0 or not self._sentences[index][0] <= at < self._sentences[index][1]:
-            return None
-        return self._sentences[index]
+        return _holding(self._sentences, self._starts, at)
 
 
 class _Titles:
-    """The titles in 《》 of a text, asked about spans in increasing order: one walk."""
+    """The titles in 《》 of a text."""
 
     def __init__(self, source: str) -> None:
         self._spans = [m.span(1) for m in TITLE.finditer(source)]
-        self._next = 0
+        self._starts = [start for start, _ in self._spans]
 
     def hold(self, first: int, last: int) -> bool:
         """Whether source characters `first` to `last` stand inside one title, with more."""
-        spans = self._spans
-        while self._next < len(spans) and spans[self._next][1] <= first:
-            self._next += 1
-        if self._next == len(spans):
+        title = _holding(self._spans, self._starts, first)
+        if title is None or last > title[1]:
             return False
-        start, end = spans[self._next]
-        return start <= first and last <= end and (end - start) - (last - first) >= TITLE_MIN_EXTRA
+        return (title[1] - title[0]) - (last - first) >= TITLE_MIN_EXTRA
+
+
+def _holding(spans: Sequence[Span], starts: Sequence[int], at: int) -> Span | None:
+    """The one of `spans` (sorted, apart; `starts` theirs) that holds `at`, if any."""
+    index = bisect.bisect_right(starts, at) - 1
+    if index < 0 or not spans[index][0] <= at < spans[index][1]:
+        return None
+    return spans[index]
 
 
 def _any_within(places: list[int], start: int, end: int) -> bool:

@@ -11,6 +11,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,7 +23,7 @@ from kafka import KafkaProducer
 from monitor.settings import DEFAULT_CONFIG, TopicNames
 from monitor.stream.broker import embedded_broker, free_port
 from monitor.stream.ingest import bootstrap_servers, follow_topic
-from tests.receivers import Receiver, receiver
+from tests.receivers import Receiver, receiver, refused_port
 
 WAIT_SECONDS = 90.0
 
@@ -166,6 +167,14 @@ def hook() -> Iterator[Receiver]:
     """A webhook receiver that alerts can be sent to."""
     with receiver() as running:
         yield running
+
+
+@pytest.fixture
+def refused() -> Iterator[Callable[[], int]]:
+    """Ports where nothing listens, refusing every connection until the test ends, as
+    many as the test asks for (`refused()` where it would have said `free_port()`)."""
+    with ExitStack() as held:
+        yield lambda: held.enter_context(refused_port())
 
 
 @pytest.fixture(params=[1, 4], ids=["1-partition", "4-partitions"])

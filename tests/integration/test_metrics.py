@@ -13,7 +13,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ import yaml
 from monitor.metrics.dashboards import OUT as DASHBOARDS
 from monitor.metrics.dashboards import queries
 from monitor.stream.broker import free_port
-from tests.receivers import refused_port
 
 from .conftest import MakePipeline, Worker, wait_for
 from .test_playbook import ENV, call, volume_case
@@ -86,16 +85,10 @@ def _ready(url: str) -> bool:
 
 
 @pytest.fixture
-def closed_port() -> Iterator[int]:
-    with refused_port() as port:
-        yield port
-
-
-@pytest.fixture
 def monitored(
-    make_pipeline: MakePipeline, tmp_path: Path, closed_port: int
+    make_pipeline: MakePipeline, tmp_path: Path, refused: Callable[[], int]
 ) -> Iterator[tuple[Worker, Prometheus]]:
-    closed = f"http://127.0.0.1:{closed_port}"  # a sink that fails: alerts_total{failed}
+    closed = f"http://127.0.0.1:{refused()}"  # a sink that fails: alerts_total{failed}
     alerts = {"tick_seconds": 0.5, "attempts": 2, "backoff_seconds": 0.2,
               "sinks": [{"name": "hook", "kind": "webhook", "url": closed}]}  # fmt: skip
     pipeline = make_pipeline(1, alerts, ENV)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
 from monitor.casework.playbook import DEFAULT_PLAYBOOK
-from tests.receivers import Receiver, receiver, refused_port
+from tests.receivers import Receiver, receiver
 
 from .conftest import MakePipeline, Worker, wait_for
 from .test_playbook import call, eleven_negatives
@@ -56,20 +56,12 @@ def echo() -> Iterator[Receiver]:
         yield running
 
 
-@pytest.fixture
-def closed() -> Iterator[tuple[int, int]]:
-    """Two ports that refuse every connection: an unreachable robot and SMTP server."""
-    with refused_port() as robot, refused_port() as smtp:
-        yield robot, smtp
-
-
 def test_no_secret_reaches_the_log_metrics_api_or_dead_letters(
-    make_pipeline: MakePipeline, robot: Receiver, echo: Receiver, closed: tuple[int, int]
+    make_pipeline: MakePipeline, robot: Receiver, echo: Receiver, refused: Callable[[], int]
 ) -> None:
-    down_port, smtp_port = closed
     env = {
         "WECOM_URL": f"{robot.url}/cgi-bin/webhook/send?key={ROBOT_KEY}",
-        "DOWN_URL": f"http://127.0.0.1:{down_port}/cgi-bin/webhook/send?key={DOWN_KEY}",
+        "DOWN_URL": f"http://127.0.0.1:{refused()}/cgi-bin/webhook/send?key={DOWN_KEY}",
         "ECHO_URL": f"{echo.url}/robot/send?access_token={ECHO_TOKEN}",
         "DING_SECRET": DING_SECRET,
         "HOOK_SECRET": HOOK_SECRET,
@@ -94,7 +86,7 @@ def test_no_secret_reaches_the_log_metrics_api_or_dead_letters(
             {"name": "down", "kind": "wecom", "url_env": "DOWN_URL"},
             {"name": "echo", "kind": "dingtalk", "url_env": "ECHO_URL",
              "secret_env": "DING_SECRET"},
-            {"name": "mail", "kind": "email", "smtp_port": smtp_port, "to": ["pr@example.com"],
+            {"name": "mail", "kind": "email", "smtp_port": refused(), "to": ["pr@example.com"],
              "smtp_user_env": "SMTP_USER", "smtp_password_env": "SMTP_PASSWORD"},
         ],
     }  # fmt: skip

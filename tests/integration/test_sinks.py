@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +28,7 @@ from alerts.messages import Message, digest
 from alerts.sinks import DeliveryError, Sink, build_sinks
 from monitor.settings import ConfigError, SinkSettings
 from monitor.stream.broker import free_port
-from tests.receivers import Receiver, receiver, refused_port
+from tests.receivers import Receiver, receiver
 
 # The real clock: Alertmanager judges startsAt/endsAt against its own.
 NOW = datetime.now(UTC).replace(microsecond=0)  # read again when each test begins, below
@@ -180,9 +180,9 @@ def test_a_refusal_is_a_delivery_error_that_says_what_came_back(
         send(make_sink("wecom", http.url))
 
 
-def test_an_unreachable_sink_is_a_delivery_error() -> None:
-    with refused_port() as port, pytest.raises(DeliveryError, match="ConnectError"):
-        send(make_sink("webhook", f"http://127.0.0.1:{port}"))
+def test_an_unreachable_sink_is_a_delivery_error(refused: Callable[[], int]) -> None:
+    with pytest.raises(DeliveryError, match="ConnectError"):
+        send(make_sink("webhook", f"http://127.0.0.1:{refused()}"))
 
 
 def test_a_missing_secret_stops_the_start_and_names_the_variable() -> None:
