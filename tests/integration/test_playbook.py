@@ -62,8 +62,8 @@ def call(
         return error.code, json.load(error)
 
 
-def volume_case(worker: Worker) -> dict[str, Any] | None:
-    listed = call(worker, "GET", "/incidents")[1]["incidents"]
+def volume_case(worker: Worker, token: str = TOKEN) -> dict[str, Any] | None:
+    listed = call(worker, "GET", "/incidents", token=token)[1]["incidents"]
     return next((i for i in listed if i["cause"] == "negative_volume"), None)
 
 

@@ -16,8 +16,8 @@ import pytest
 from monitor.casework.playbook import DEFAULT_PLAYBOOK
 from tests.receivers import Receiver, receiver
 
-from .conftest import MakePipeline, Worker, wait_for
-from .test_playbook import call, eleven_negatives
+from .conftest import MakePipeline, wait_for
+from .test_playbook import call, eleven_negatives, volume_case
 
 
 def _secret(kind: str) -> str:
@@ -33,11 +33,6 @@ SMTP_USER = _secret("mailer")
 SMTP_PASSWORD = _secret("smtp-password")
 TOKEN = _secret("api-token")
 FAILING = {"down", "echo", "mail"}
-
-
-def volume_case(worker: Worker) -> dict[str, Any] | None:
-    listed = call(worker, "GET", "/incidents", token=TOKEN)[1]["incidents"]
-    return next((i for i in listed if i["cause"] == "negative_volume"), None)
 
 
 @pytest.fixture
@@ -102,7 +97,7 @@ def test_no_secret_reaches_the_log_metrics_api_or_dead_letters(
         lambda ms: {json.loads(m.value)["sink"] for m in ms} >= FAILING,
         "a dead letter from every failing sink",
     )
-    incident = wait_for(lambda: volume_case(worker), "the negative-volume incident", 30)
+    incident = wait_for(lambda: volume_case(worker, TOKEN), "the negative-volume incident", 30)
     path = f"/incidents/{quote(incident['id'], safe='')}"
 
     def failed_everywhere() -> dict[str, Any] | None:
