@@ -54,7 +54,13 @@ def running_prometheus(workdir: Path, worker: Worker) -> Iterator[Prometheus]:
     if binary is None:
         pytest.fail("prometheus is not installed: scripts/test installs it")
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-    config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+    # a scrape slower than its timeout (the default: the interval) marks every series stale
+    # and sets `up` to 0, and a loaded machine can take more than 1 s to answer
+    config["global"] = {
+        "scrape_interval": "2s",
+        "scrape_timeout": "2s",
+        "evaluation_interval": "1s",
+    }
     config["rule_files"] = [str(RULES)]
     config.pop("alerting")
     config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{worker.web_port}"]}]
@@ -108,7 +114,7 @@ def monitored(
         assert call(worker, "POST", path, {"who": "张伟"})[0] == 200
         assert call(worker, "POST", "/compliance", {"text": "全网第一的咖啡"}, token=None)[0] == 200
         wait_for(lambda: worker.get("/health")["alerts"].get("hook/failed"), "a failed alert")
-        time.sleep(4)  # a few scrapes and rule evaluations after the last change
+        time.sleep(5)  # two scrapes and a few rule evaluations after the last change
         yield worker, prometheus
 
 
