@@ -222,7 +222,7 @@ def test_a_reminder_due_while_the_worker_was_down_is_sent_once_after_restart(
             steps.setdefault(case_id, []).append(":".join(step.split(":")[:2]))
         return steps
 
-    wait_for(lambda: all("missed:response" in steps for steps in sent().values()),
+    wait_for(lambda: (s := sent()) and all("missed:response" in steps for steps in s.values()),
              "the missed response of every case paged", 90, sent)  # fmt: skip
     time.sleep(2)  # for a second copy of any step, were one to come
     for steps in sent().values():
